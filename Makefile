@@ -1,0 +1,49 @@
+# Airlock's public entry points. Everything installs itself: a Python virtualenv in .venv and the local
+# control plane (etcd, kube-apiserver, kubectl built from Go modules) in a cache keyed by version.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+export PYTHONPATH := $(CURDIR)/operator
+
+.PHONY: help venv control-plane demo test test-unit test-cluster lint crds bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP) ## install Python dependencies into .venv
+
+control-plane: ## build etcd, kube-apiserver and kubectl from Go modules (cached by version)
+	@bash hack/build-control-plane.sh >/dev/null
+
+demo: venv control-plane ## bring up a local control plane and walk through the pilot, promotion and kill switch
+	$(PY) -m airlock.demo
+
+test: venv control-plane ## run every test, including those on the real API server
+	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv ## only the tests that need no cluster
+	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
+
+lint: venv ## mypy --strict, ruff, the import contract, and the CRDs against the models
+	$(PY) -m mypy
+	$(VENV)/bin/ruff check operator tests hack
+	$(VENV)/bin/ruff format --check operator tests hack
+	$(VENV)/bin/lint-imports
+	$(PY) hack/gen_crds.py --check
+
+crds: venv ## regenerate crds/ from the pydantic models
+	$(PY) hack/gen_crds.py
+
+bench: venv control-plane ## measure latency, overhead and memory on the local control plane
+	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m airlock.bench
+
+clean: ## remove the virtualenv and caches in the tree (not the control-plane cache)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

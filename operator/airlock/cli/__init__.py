@@ -1,0 +1,1 @@
+"""Command-line entry points: `airlock` and the kubectl plugin `kubectl-airlock`."""

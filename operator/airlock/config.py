@@ -1,0 +1,37 @@
+"""The operator's settings: one validated object, read from flags and AIRLOCK_* environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of `airlock run`. Environment variables are AIRLOCK_<NAME>; flags override them."""
+
+    model_config = SettingsConfigDict(env_prefix="AIRLOCK_", extra="forbid", frozen=True)
+
+    namespaces: list[str] = Field(
+        default_factory=list, description="Namespaces to watch; empty watches the whole cluster."
+    )
+    metrics_port: int = Field(default=8080, ge=0, le=65535, description="Port of /metrics; 0 turns it off.")
+    resync_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="How often every AIService is reconciled even if nothing changed.",
+    )
+    log_format: Literal["text", "json"] = Field(default="text", description="Log format.")
+    verbose: bool = Field(default=False, description="Debug logging.")
+    field_manager: str = Field(default="airlock-operator", min_length=1, max_length=128)
+    workers: int = Field(default=8, ge=1, le=256, description="Threads that run reconciles.")
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        # AIRLOCK_NAMESPACES=a,b as well as a JSON list.
+        if isinstance(value, str) and not value.startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value

@@ -1,0 +1,1 @@
+"""kopf handlers: parse, fetch, decide, apply, report."""

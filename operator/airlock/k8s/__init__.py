@@ -1,0 +1,1 @@
+"""Thin I/O over the kubernetes client. `Any` stays in here."""

@@ -1,0 +1,88 @@
+"""Condition mechanics in one place: observedGeneration stamped, lastTransitionTime kept unless the status
+flips, messages trimmed, order stable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from airlock.models.common import Condition
+
+MAX_MESSAGE = 1024
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    GATES_PASSED = "GatesPassed"
+    KILL_SWITCH_ENGAGED = "KillSwitchEngaged"
+    WORKLOAD_FOUND = "WorkloadFound"
+    COMPLETE = "Complete"
+
+
+class ConditionReason(StrEnum):
+    """Reasons on AIService and ReadinessPacket conditions."""
+
+    PRODUCTION = "Production"  # Ready: every required gate passes
+    PILOT = "Pilot"  # Ready False: never promoted, required gates fail
+    GATES_REGRESSED = "GatesRegressed"  # Ready False: promoted, then gates stopped passing
+    KILL_SWITCH_ENGAGED = "KillSwitchEngaged"  # Ready False / KillSwitchEngaged True
+    WORKLOAD_NOT_FOUND = "WorkloadNotFound"  # Ready False / WorkloadFound False
+    WORKLOAD_CLAIMED = "WorkloadClaimed"  # WorkloadFound False: another AIService governs it
+    FOUND = "Found"  # WorkloadFound True
+    ALL_GATES_PASSED = "AllGatesPassed"  # GatesPassed True / Complete True
+    GATES_BLOCKING = "GatesBlocking"  # GatesPassed False / Complete False
+    NOT_ENGAGED = "NotEngaged"  # KillSwitchEngaged False
+    ENGAGED = "Engaged"  # KillSwitchEngaged True
+
+
+def trim(message: str, limit: int = MAX_MESSAGE) -> str:
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def set_condition(
+    conditions: Sequence[Condition],
+    *,
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """Returns conditions with `type_` set; keeps lastTransitionTime when the status did not flip."""
+    wanted = "True" if status else "False"
+    out: list[Condition] = []
+    found = False
+    for cond in conditions:
+        if cond.type != type_:
+            out.append(cond)
+            continue
+        found = True
+        since = cond.last_transition_time if cond.status == wanted else now
+        out.append(
+            Condition(
+                type=type_,
+                status=wanted,
+                reason=reason,
+                message=trim(message),
+                observed_generation=generation,
+                last_transition_time=since,
+            )
+        )
+    if not found:
+        out.append(
+            Condition(
+                type=type_,
+                status=wanted,
+                reason=reason,
+                message=trim(message),
+                observed_generation=generation,
+                last_transition_time=now,
+            )
+        )
+    return out
+
+
+def find(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    return next((c for c in conditions if c.type == type_), None)

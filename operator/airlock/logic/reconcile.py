@@ -1,0 +1,424 @@
+"""The reconcile plan: from what the operator observed to what it must write. Pure; no I/O.
+
+Order of concerns, as Flux puts suspend first: the kill switch, then the workload, then the gates and the
+cap. The plan says what to write and in which order; handlers only carry it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from airlock.logic import cap as caps
+from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
+from airlock.logic.gates import GateReport, evaluate_gates
+from airlock.logic.killswitch import parse_kill_switch
+from airlock.logic.labels import desired_annotations, desired_labels, metadata_patch
+from airlock.logic.selection import select_packet
+from airlock.models.common import Condition
+from airlock.models.packet import ReadinessPacketSpec
+from airlock.models.policy import ReadinessPolicySpec, RegressionAction
+from airlock.models.service import NO_CAP, AIServiceSpec, AIServiceStatus, KillSwitchStatus, Stage
+
+EventType = Literal["Normal", "Warning"]
+
+# status.blocking feeds a kubectl column and the admission message: keep it short; blockingGates has all.
+BLOCKING_COLUMN = 60
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the operator needs to know of the governed Deployment."""
+
+    replicas: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """The AIService as observed."""
+
+    name: str
+    namespace: str
+    generation: int | None
+    annotations: Mapping[str, str]
+    spec: AIServiceSpec
+    status: AIServiceStatus | None
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to write, in order: `status_first` (if any), then the scale, then `status`, labels, events.
+
+    Writing the kill-switch record before scaling to zero means a crash between the two never loses the
+    replicas to restore; on release, the status that lifts the cap goes first so admission lets the
+    restore through.
+    """
+
+    status: AIServiceStatus
+    status_first: AIServiceStatus | None = None
+    scale_to: int | None = None
+    metadata: dict[str, dict[str, str | None]] | None = None
+    events: tuple[Event, ...] = ()
+    requeue_at: datetime | None = None
+    report: GateReport | None = None
+
+    def status_changed(self, previous: AIServiceStatus | None) -> bool:
+        return previous is None or self.status != previous
+
+
+def _workload_claimed(claimed_by: str | None, name: str) -> bool:
+    return claimed_by is not None and claimed_by != name
+
+
+def plan_service(
+    service: ServiceView,
+    workload: Workload | None,
+    packets: Sequence[tuple[str, ReadinessPacketSpec]],
+    policy: ReadinessPolicySpec,
+    now: datetime,
+    claimed_by: str | None = None,
+) -> Plan:
+    """Decides the AIService's status, the scale write, the Deployment's labels and the events."""
+    prev = service.status or AIServiceStatus()
+    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
+    spec = service.spec
+    kill = parse_kill_switch(service.annotations)
+    claimed = _workload_claimed(claimed_by, service.name)
+    if claimed:
+        workload = None  # never act on a Deployment another AIService governs
+    current = workload.replicas if workload is not None else None
+
+    choice = select_packet(service.name, spec, packets)
+    packet = next((p for n, p in packets if n == choice.name), None)
+    report = evaluate_gates(spec, packet, policy, now)
+    events: list[Event] = []
+
+    # Promotion is remembered: a service that once passed is held, not shrunk, when its gates regress.
+    promoted = bool(prev.promoted) or report.passed
+    regressed = promoted and not report.passed
+    if report.passed or not regressed:
+        held = None
+    elif prev.held_replicas is not None:
+        held = prev.held_replicas
+    elif kill.engaged or current is None:
+        held = prev_kill.replicas_before if prev_kill.replicas_before is not None else spec.pilot_replicas
+    else:
+        held = max(current, spec.pilot_replicas)
+
+    allowed = caps.allowed_replicas(
+        pilot_replicas=spec.pilot_replicas,
+        max_replicas=spec.max_replicas,
+        gates_passed=report.passed,
+        promoted=promoted,
+        held_replicas=held,
+        killed=kill.engaged,
+        on_regression=policy.on_regression,
+    )
+    unkilled_cap = caps.allowed_replicas(
+        pilot_replicas=spec.pilot_replicas,
+        max_replicas=spec.max_replicas,
+        gates_passed=report.passed,
+        promoted=promoted,
+        held_replicas=held,
+        killed=False,
+        on_regression=policy.on_regression,
+    )
+
+    # --- kill switch -------------------------------------------------------------------------------
+    scale_to: int | None = None
+    status_first_needed = False
+    restore_pending = False
+    workload_name = spec.workload.name
+    if kill.engaged:
+        if prev_kill.engaged:
+            kill_status = prev_kill.model_copy(update={"reason": kill.reason})
+        else:
+            kill_status = KillSwitchStatus(
+                engaged=True, reason=kill.reason, since=now, replicas_before=current
+            )
+            status_first_needed = True
+            events.append(
+                Event(
+                    "Warning",
+                    "KillSwitchEngaged",
+                    f"Kill switch engaged ({kill.reason or 'no reason given'}); Deployment {workload_name} "
+                    f"scaled from {current if current is not None else 'unknown'} to 0 replicas.",
+                )
+            )
+        if current:
+            scale_to = 0
+    else:
+        before = prev_kill.replicas_before
+        if prev_kill.engaged or (before is not None and not prev_kill.engaged):
+            # Released now, or released earlier and the restore did not finish (a restart in between).
+            target = before if before is not None else 0
+            if unkilled_cap != NO_CAP:
+                target = min(target, unkilled_cap)
+            if current is not None and current < target:
+                scale_to = target
+                restore_pending = True
+            if prev_kill.engaged:
+                events.append(
+                    Event(
+                        "Normal",
+                        "KillSwitchReleased",
+                        f"Kill switch released; Deployment {workload_name} restored to {target} replicas "
+                        f"(had {before if before is not None else 'unknown'}, cap "
+                        f"{'none' if unkilled_cap == NO_CAP else unkilled_cap}).",
+                    )
+                )
+        kill_status = KillSwitchStatus(engaged=False)
+
+    # --- backstop: anything that got past admission comes down to the cap -------------------------
+    if not kill.engaged and scale_to is None and current is not None:
+        backstop = caps.backstop_target(current, allowed)
+        if backstop is not None:
+            scale_to = backstop
+            events.append(
+                Event(
+                    "Warning",
+                    "ScaledToCap",
+                    f"Deployment {workload_name} had {current} replicas, above its cap of {allowed}; "
+                    f"scaled to {allowed}.",
+                )
+            )
+
+    # --- stage and status ---------------------------------------------------------------------------
+    if kill.engaged:
+        stage = Stage.KILLED
+    elif promoted and (report.passed or policy.on_regression is RegressionAction.HOLD):
+        stage = Stage.PRODUCTION
+    else:
+        stage = Stage.PILOT
+    replicas_after = scale_to if scale_to is not None else current
+
+    conditions = _conditions(
+        prev.conditions,
+        service=service,
+        workload_found=workload is not None,
+        claimed_by=claimed_by if claimed else None,
+        report=report,
+        killed=kill.engaged,
+        kill_reason=kill.reason,
+        regressed=regressed,
+        allowed=allowed,
+        now=now,
+    )
+    blocking = report.blocking_summary(BLOCKING_COLUMN)
+    status = AIServiceStatus(
+        stage=stage,
+        allowed_replicas=allowed,
+        replicas=replicas_after,
+        gates_passed=report.summary,
+        blocking_gates=list(report.blocking),
+        blocking=blocking or None,
+        gates=list(report.results),
+        packet=choice.name,
+        promoted=promoted,
+        held_replicas=held,
+        expires_at=report.expires_at,
+        kill_switch=kill_status,
+        conditions=conditions,
+        observed_generation=service.generation,
+    )
+    status_first: AIServiceStatus | None = None
+    if status_first_needed:
+        status_first = status
+    elif restore_pending:
+        status_first = status.model_copy(
+            update={"kill_switch": prev_kill.model_copy(update={"engaged": False})}
+        )
+
+    events.extend(_transition_events(prev, status, report, workload_name, choice.message))
+
+    meta = None
+    if workload is not None:
+        meta = metadata_patch(
+            dict(workload.labels),
+            dict(workload.annotations),
+            desired_labels(service.name, stage.value, spec.versions),
+            desired_annotations(spec.versions),
+        )
+    return Plan(
+        status=status,
+        status_first=status_first,
+        scale_to=scale_to,
+        metadata=meta,
+        events=tuple(events),
+        requeue_at=report.expires_at,
+        report=report,
+    )
+
+
+def _conditions(
+    previous: Sequence[Condition],
+    *,
+    service: ServiceView,
+    workload_found: bool,
+    claimed_by: str | None,
+    report: GateReport,
+    killed: bool,
+    kill_reason: str | None,
+    regressed: bool,
+    allowed: int,
+    now: datetime,
+) -> list[Condition]:
+    gen = service.generation
+    workload = service.spec.workload.name
+    conds = list(previous)
+    if claimed_by is not None:
+        found_reason, found_msg = (
+            ConditionReason.WORKLOAD_CLAIMED,
+            f"Deployment {workload} is already governed by AIService {claimed_by}; point this AIService at "
+            "another Deployment or delete one of the two.",
+        )
+    elif workload_found:
+        found_reason, found_msg = (
+            ConditionReason.FOUND,
+            f"Deployment {workload} is governed by this AIService.",
+        )
+    else:
+        found_reason, found_msg = (
+            ConditionReason.WORKLOAD_NOT_FOUND,
+            f"Deployment {workload} does not exist in namespace {service.namespace}; create it or fix "
+            "spec.workload.name.",
+        )
+    conds = set_condition(
+        conds,
+        type_=ConditionType.WORKLOAD_FOUND,
+        status=workload_found,
+        reason=found_reason,
+        message=found_msg,
+        generation=gen,
+        now=now,
+    )
+    blocking = ", ".join(report.blocking)
+    conds = set_condition(
+        conds,
+        type_=ConditionType.GATES_PASSED,
+        status=report.passed,
+        reason=ConditionReason.ALL_GATES_PASSED if report.passed else ConditionReason.GATES_BLOCKING,
+        message=f"All {len(report.required)} required gates pass."
+        if report.passed
+        else f"{report.summary} required gates pass; blocking: {blocking}. Run `kubectl airlock explain "
+        f"{service.name} -n {service.namespace}` for what each needs.",
+        generation=gen,
+        now=now,
+    )
+    conds = set_condition(
+        conds,
+        type_=ConditionType.KILL_SWITCH_ENGAGED,
+        status=killed,
+        reason=ConditionReason.ENGAGED if killed else ConditionReason.NOT_ENGAGED,
+        message=f"Kill switch engaged: {kill_reason or 'no reason given'}. Scale-ups are denied until it is "
+        "released."
+        if killed
+        else "Kill switch not engaged.",
+        generation=gen,
+        now=now,
+    )
+    cap_text = "no cap" if allowed == NO_CAP else f"{allowed} replicas"
+    if killed:
+        ready = (
+            False,
+            ConditionReason.KILL_SWITCH_ENGAGED,
+            "Kill switch engaged; the service runs 0 replicas.",
+        )
+    elif not workload_found:
+        ready = (False, found_reason, found_msg)
+    elif report.passed:
+        ready = (True, ConditionReason.PRODUCTION, f"Every required gate passes; {cap_text}.")
+    elif regressed:
+        ready = (
+            False,
+            ConditionReason.GATES_REGRESSED,
+            f"Promoted, but required gates no longer pass ({blocking}); held at {cap_text} until they "
+            "pass again.",
+        )
+    else:
+        ready = (
+            False,
+            ConditionReason.PILOT,
+            f"Pilot: capped at {cap_text} until these gates pass: {blocking}.",
+        )
+    return set_condition(
+        conds,
+        type_=ConditionType.READY,
+        status=ready[0],
+        reason=ready[1],
+        message=ready[2],
+        generation=gen,
+        now=now,
+    )
+
+
+def _transition_events(
+    prev: AIServiceStatus, new: AIServiceStatus, report: GateReport, workload: str, packet_message: str
+) -> list[Event]:
+    """Events for what changed between two statuses; none when nothing did."""
+    events: list[Event] = []
+    first = prev.stage is None
+    if prev.stage != new.stage and new.stage is not Stage.KILLED and not (first and new.stage is Stage.PILOT):
+        if new.stage is Stage.PRODUCTION and prev.stage is not Stage.KILLED:
+            events.append(
+                Event("Normal", "Promoted", f"Every required gate passes; {workload} left its pilot.")
+            )
+        elif new.stage is Stage.PILOT and prev.stage is Stage.PRODUCTION:
+            events.append(
+                Event("Warning", "ReturnedToPilot", f"Gates regressed; {workload} is back to its pilot size.")
+            )
+    prev_ready = find(prev.conditions, ConditionType.READY)
+    new_ready = find(new.conditions, ConditionType.READY)
+    if (
+        new_ready is not None
+        and new_ready.reason == ConditionReason.GATES_REGRESSED
+        and (prev_ready is None or prev_ready.reason != ConditionReason.GATES_REGRESSED)
+    ):
+        events.append(Event("Warning", "GatesRegressed", new_ready.message))
+    prev_found = find(prev.conditions, ConditionType.WORKLOAD_FOUND)
+    new_found = find(new.conditions, ConditionType.WORKLOAD_FOUND)
+    if (
+        new_found is not None
+        and new_found.status == "False"
+        and (prev_found is None or prev_found.status != "False")
+    ):
+        events.append(Event("Warning", new_found.reason, new_found.message))
+    before = {g.name: g for g in prev.gates}
+    changed = [
+        g for g in report.results if not first and (g.name not in before or before[g.name].passed != g.passed)
+    ]
+    # One event per direction: a version bump fails eleven gates at once, and that is one thing to read.
+    for passed, kind, reason, verb in (
+        (True, "Normal", "GatePassed", "passes"),
+        (False, "Warning", "GateFailed", "fails"),
+    ):
+        gates = [g for g in changed if g.passed is passed]
+        if len(gates) == 1:
+            events.append(Event(kind, reason, f"Gate {gates[0].name} {verb}: {gates[0].message}"))
+        elif gates:
+            names = ", ".join(g.name for g in gates)
+            detail = gates[0].message if len({g.message for g in gates}) == 1 else "see status.gates for each"
+            plural = "pass" if passed else "fail"
+            events.append(Event(kind, reason.replace("Gate", "Gates"), f"Gates {names} {plural}: {detail}"))
+    if prev.allowed_replicas is not None and prev.allowed_replicas != new.allowed_replicas:
+        new_cap = "no cap" if new.allowed_replicas == NO_CAP else str(new.allowed_replicas)
+        old_cap = "no cap" if prev.allowed_replicas == NO_CAP else str(prev.allowed_replicas)
+        events.append(
+            Event("Normal", "CapChanged", f"Allowed replicas for {workload}: {old_cap} -> {new_cap}.")
+        )
+    if prev.packet != new.packet:
+        events.append(
+            Event("Normal", "PacketSelected", packet_message or f"Using ReadinessPacket {new.packet}.")
+        )
+    return events

@@ -1,0 +1,155 @@
+"""Prometheus metrics on an injected registry (never the global one), served by `airlock run`.
+
+Label sets are bounded: per-service series carry only namespace and service; counters carry a reason or a
+gate name from fixed vocabularies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from airlock.logic.reconcile import Plan, ServiceView
+
+STAGES = ("Pilot", "Production", "Killed")
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        per_service = ["namespace", "service"]
+        self.stage = Gauge(
+            "airlock_service_stage",
+            "1 for the stage the AIService is in.",
+            [*per_service, "stage"],
+            registry=r,
+        )
+        self.allowed = Gauge(
+            "airlock_service_allowed_replicas",
+            "Most replicas allowed now; -1 means no cap.",
+            per_service,
+            registry=r,
+        )
+        self.replicas = Gauge(
+            "airlock_service_replicas", "Replicas the Deployment asks for.", per_service, registry=r
+        )
+        self.gates_passed = Gauge(
+            "airlock_service_gates_passed", "Required gates passing.", per_service, registry=r
+        )
+        self.gates_required = Gauge(
+            "airlock_service_gates_required", "Required gates.", per_service, registry=r
+        )
+        self.regressed = Gauge(
+            "airlock_service_regressed",
+            "1 when a promoted service's gates no longer pass.",
+            per_service,
+            registry=r,
+        )
+        self.over_cap = Gauge(
+            "airlock_service_over_cap",
+            "1 when the Deployment was seen above its cap.",
+            per_service,
+            registry=r,
+        )
+        self.kill_engaged = Gauge(
+            "airlock_kill_switch_engaged", "1 while the kill switch is engaged.", per_service, registry=r
+        )
+        self.kill_since = Gauge(
+            "airlock_kill_switch_engaged_since_timestamp_seconds",
+            "When the kill switch was engaged (Unix time); 0 when not engaged.",
+            per_service,
+            registry=r,
+        )
+        self.expires = Gauge(
+            "airlock_evidence_expires_timestamp_seconds",
+            "When the earliest evidence of the service's packet lapses (Unix time); 0 when none.",
+            per_service,
+            registry=r,
+        )
+        self.scale_downs = Counter(
+            "airlock_backstop_scale_downs_total",
+            "Deployments scaled down to their cap by the operator.",
+            registry=r,
+        )
+        self.kill_activations = Counter(
+            "airlock_kill_switch_activations_total", "Kill switches engaged.", registry=r
+        )
+        self.kill_releases = Counter(
+            "airlock_kill_switch_releases_total", "Kill switches released.", registry=r
+        )
+        self.gate_transitions = Counter(
+            "airlock_gate_transitions_total", "Gate results that changed.", ["result"], registry=r
+        )
+        self.events = Counter(
+            "airlock_events_total", "Kubernetes Events recorded, by reason.", ["reason"], registry=r
+        )
+        self.reconcile_seconds = Histogram(
+            "airlock_reconcile_duration_seconds",
+            "Time of one reconcile pass.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.kill_reaction_seconds = Histogram(
+            "airlock_kill_switch_reaction_seconds",
+            "From the kill-switch event seen to the scale to zero written.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+
+    def observe_service(self, view: ServiceView, plan: Plan) -> None:
+        labels = (view.namespace, view.name)
+        status = plan.status
+        for stage in STAGES:
+            self.stage.labels(*labels, stage).set(1 if status.stage == stage else 0)
+        self.allowed.labels(*labels).set(
+            status.allowed_replicas if status.allowed_replicas is not None else -1
+        )
+        self.replicas.labels(*labels).set(status.replicas or 0)
+        if plan.report is not None:
+            self.gates_passed.labels(*labels).set(len(plan.report.required) - len(plan.report.blocking))
+            self.gates_required.labels(*labels).set(len(plan.report.required))
+            self.expires.labels(*labels).set(
+                plan.report.expires_at.timestamp() if plan.report.expires_at else 0
+            )
+        regressed = any(c.type == "Ready" and c.reason == "GatesRegressed" for c in status.conditions)
+        self.regressed.labels(*labels).set(1 if regressed else 0)
+        self.over_cap.labels(*labels).set(1 if any(e.reason == "ScaledToCap" for e in plan.events) else 0)
+        kill = status.kill_switch
+        engaged = bool(kill and kill.engaged)
+        self.kill_engaged.labels(*labels).set(1 if engaged else 0)
+        self.kill_since.labels(*labels).set(kill.since.timestamp() if engaged and kill and kill.since else 0)
+
+    def forget_service(self, namespace: str, name: str) -> None:
+        for gauge in (
+            self.allowed,
+            self.replicas,
+            self.gates_passed,
+            self.gates_required,
+            self.regressed,
+            self.over_cap,
+            self.kill_engaged,
+            self.kill_since,
+            self.expires,
+        ):
+            with contextlib.suppress(KeyError):
+                gauge.remove(namespace, name)
+        for stage in STAGES:
+            with contextlib.suppress(KeyError):
+                self.stage.remove(namespace, name, stage)
+
+    def count_scale(self, plan: Plan) -> None:
+        if any(e.reason == "ScaledToCap" for e in plan.events):
+            self.scale_downs.inc()
+
+    def count_event(self, reason: str) -> None:
+        self.events.labels(reason).inc()
+        if reason == "KillSwitchEngaged":
+            self.kill_activations.inc()
+        elif reason == "KillSwitchReleased":
+            self.kill_releases.inc()
+        elif reason in ("GatePassed", "GateFailed"):
+            self.gate_transitions.labels("passed" if reason == "GatePassed" else "failed").inc()

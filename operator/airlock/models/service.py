@@ -1,0 +1,170 @@
+"""The AIService: which Deployment is the AI service, what it runs, and how far it may scale."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+
+from airlock.models.base import ApiModel
+from airlock.models.common import (
+    MAX_REPLICAS,
+    Condition,
+    GateName,
+    GateResult,
+    Name,
+    ShortText,
+    Versions,
+)
+
+KIND = "AIService"
+PLURAL = "aiservices"
+
+KILL_SWITCH_ANNOTATION = "airlock.dev/kill-switch"
+KILL_SWITCH_REASON_ANNOTATION = "airlock.dev/kill-switch-reason"
+
+# -1 in status.allowedReplicas means "no cap"; the admission policy reads it.
+NO_CAP = -1
+
+
+class Stage(StrEnum):
+    PILOT = "Pilot"
+    PRODUCTION = "Production"
+    KILLED = "Killed"
+
+
+class WorkloadRef(ApiModel):
+    """The apps/v1 Deployment, in the AIService's namespace, that serves this AI service."""
+
+    name: Name = Field(description="Name of the Deployment in the same namespace.")
+
+
+class PacketRef(ApiModel):
+    """A ReadinessPacket, in the AIService's namespace, chosen explicitly."""
+
+    name: Name = Field(description="Name of the ReadinessPacket in the same namespace.")
+
+
+class AIServiceSpec(ApiModel):
+    """Desired state of an AI service governed by Airlock."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.maxReplicas) || self.maxReplicas >= self.pilotReplicas",
+                    "message": "maxReplicas must be at least pilotReplicas",
+                    "fieldPath": ".maxReplicas",
+                }
+            ]
+        }
+    }
+
+    workload: WorkloadRef = Field(description="The Deployment that serves this AI service.")
+    owner: ShortText = Field(description="A named person or team who owns wrong answers and can say no.")
+    versions: Versions = Field(
+        description="The versions this service runs now; a ReadinessPacket must attest exactly these."
+    )
+    pilot_replicas: int = Field(
+        default=1,
+        ge=0,
+        le=MAX_REPLICAS,
+        description="Replicas the Deployment may run while required gates are unmet (may be 0).",
+    )
+    max_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_REPLICAS,
+        description="Ceiling on replicas even when every gate passes; omit for no ceiling.",
+    )
+    required_gates: list[GateName] | None = Field(
+        default=None,
+        max_length=len(GateName),
+        description=(
+            "Gates that must pass before the service may leave its pilot. Omit for the policy's list; "
+            "the policy's mandatory gates are always required."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    packet_ref: PacketRef | None = Field(
+        default=None,
+        description="The ReadinessPacket to use; omit to use the packet whose spec.service names this "
+        "service and whose versions match.",
+    )
+
+    @model_validator(mode="after")
+    def _ceiling_above_pilot(self) -> AIServiceSpec:
+        if self.max_replicas is not None and self.max_replicas < self.pilot_replicas:
+            raise ValueError("maxReplicas must be at least pilotReplicas")
+        return self
+
+
+class KillSwitchStatus(ApiModel):
+    """What the kill switch did, so a restore knows what to bring back."""
+
+    engaged: bool = Field(description="Whether the kill switch is engaged now.")
+    reason: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, description="The reason on-call gave in airlock.dev/kill-switch-reason."
+    )
+    since: AwareDatetime | None = Field(default=None, description="When the switch was engaged.")
+    replicas_before: int | None = Field(
+        default=None, ge=0, description="Replicas the Deployment had when the switch was engaged."
+    )
+
+
+class AIServiceStatus(ApiModel):
+    """Observed state, written by the operator only."""
+
+    stage: Stage | None = Field(default=None, description="Pilot, Production or Killed.")
+    allowed_replicas: int | None = Field(
+        default=None,
+        ge=NO_CAP,
+        description="The most replicas the Deployment may have now; -1 means no cap. Admission reads it.",
+    )
+    replicas: int | None = Field(default=None, ge=0, description="Replicas the Deployment asks for now.")
+    gates_passed: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+        default=None, description="Required gates passed, as passed/required."
+    )
+    blocking_gates: list[GateName] = Field(
+        default_factory=list,
+        max_length=len(GateName),
+        description="Required gates that fail.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    blocking: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None, description="Short summary of what blocks promotion, for kubectl get and admission."
+    )
+    gates: list[GateResult] = Field(
+        default_factory=list,
+        max_length=len(GateName),
+        description="Every gate's result.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    packet: Name | None = Field(default=None, description="The ReadinessPacket the gates were evaluated on.")
+    promoted: bool | None = Field(
+        default=None, description="Whether the service has left its pilot; regressions hold it instead."
+    )
+    held_replicas: int | None = Field(
+        default=None, ge=0, description="Replicas kept while a promoted service's gates have regressed."
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the earliest evidence lapses and gates are evaluated again."
+    )
+    kill_switch: KillSwitchStatus | None = Field(default=None, description="Kill-switch state.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Ready, GatesPassed, KillSwitchEngaged and WorkloadFound.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The .metadata.generation this status was computed for."
+    )
+
+
+class AIService(ApiModel):
+    """An AI service kept in its pilot until its readiness evidence is complete."""
+
+    spec: AIServiceSpec
+    status: AIServiceStatus | None = None

@@ -1,0 +1,164 @@
+"""The reconcile plan: kill switch, backstop, promotion and hold, as scenarios over pure inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from airlock.logic.reconcile import Plan, ServiceView, Workload, plan_service
+from airlock.models.packet import ReadinessPacketSpec
+from airlock.models.policy import ReadinessPolicySpec, RegressionAction
+from airlock.models.service import AIServiceSpec, AIServiceStatus, Stage
+
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+# Only the useCase gate is required, so a packet with a use case passes and one without fails.
+POLICY = ReadinessPolicySpec(required_gates=["useCase"])
+SPEC = AIServiceSpec.model_validate(
+    {
+        "workload": {"name": "bot"},
+        "owner": "jane",
+        "versions": {"model": "m1", "prompt": "p1"},
+        "pilotReplicas": 1,
+        "requiredGates": ["useCase"],
+    }
+)
+READY_PACKET = ReadinessPacketSpec.model_validate(
+    {
+        "service": "bot",
+        "versions": {"model": "m1", "prompt": "p1"},
+        "useCase": {"summary": "Answers card questions.", "nonUseCases": ["Credit decisions"]},
+    }
+)
+PACKETS = [("bot-v1", READY_PACKET)]
+
+
+def view(
+    status: AIServiceStatus | None = None,
+    annotations: dict[str, str] | None = None,
+    spec: AIServiceSpec = SPEC,
+) -> ServiceView:
+    return ServiceView("bot", "ns", 1, annotations or {}, spec, status)
+
+
+KILL = {"airlock.dev/kill-switch": "true", "airlock.dev/kill-switch-reason": "INC-1"}
+
+
+def plan(
+    status: AIServiceStatus | None,
+    replicas: int | None,
+    *,
+    annotations: dict[str, str] | None = None,
+    packets: list[tuple[str, ReadinessPacketSpec]] | None = None,
+    policy: ReadinessPolicySpec = POLICY,
+    spec: AIServiceSpec = SPEC,
+) -> Plan:
+    workload = Workload(replicas=replicas) if replicas is not None else None
+    return plan_service(
+        view(status, annotations, spec), workload, packets if packets is not None else [], policy, NOW
+    )
+
+
+def reasons(p: Plan) -> list[str]:
+    return [e.reason for e in p.events]
+
+
+def test_a_pilot_above_its_cap_is_scaled_down_to_it() -> None:
+    p = plan(None, 5)
+    assert p.scale_to == 1 and p.status.stage is Stage.PILOT and p.status.allowed_replicas == 1
+    assert "ScaledToCap" in reasons(p)
+
+
+def test_a_second_pass_over_its_own_status_writes_nothing_and_says_nothing() -> None:
+    first = plan(None, 1)
+    second = plan(first.status, 1)
+    assert second.scale_to is None and second.events == () and not second.status_changed(first.status)
+
+
+def test_passing_gates_promote_and_lift_the_cap() -> None:
+    pilot = plan(None, 1)
+    p = plan(pilot.status, 1, packets=PACKETS)
+    assert p.status.stage is Stage.PRODUCTION and p.status.allowed_replicas == -1 and p.status.promoted
+    assert "Promoted" in reasons(p) and "GatesPassed" in reasons(p)
+
+
+def test_engaging_the_kill_switch_records_replicas_before_scaling_to_zero() -> None:
+    prod = plan(plan(None, 1, packets=PACKETS).status, 4, packets=PACKETS)
+    p = plan(prod.status, 4, annotations=KILL, packets=PACKETS)
+    assert p.status_first is not None and p.status_first.kill_switch is not None
+    assert p.status_first.kill_switch.replicas_before == 4 and p.status_first.kill_switch.engaged
+    assert p.scale_to == 0 and p.status.stage is Stage.KILLED and p.status.allowed_replicas == 0
+    assert "KillSwitchEngaged" in reasons(p)
+
+
+def test_a_restart_while_engaged_keeps_the_record_and_never_restores() -> None:
+    killed = plan(plan(None, 4, packets=PACKETS).status, 4, annotations=KILL, packets=PACKETS)
+    again = plan(killed.status, 0, annotations=KILL, packets=PACKETS)
+    assert again.scale_to is None and again.status_first is None and again.events == ()
+    assert again.status.kill_switch is not None and again.status.kill_switch.replicas_before == 4
+
+
+def test_releasing_restores_the_recorded_replicas_capped_by_what_the_gates_allow() -> None:
+    prod = plan(plan(None, 1, packets=PACKETS).status, 4, packets=PACKETS)
+    killed = plan(prod.status, 4, annotations=KILL, packets=PACKETS)
+    released = plan(killed.status, 0, packets=PACKETS)
+    assert released.scale_to == 4 and "KillSwitchReleased" in reasons(released)
+    # The cap is lifted in status before the scale, so admission lets the restore through.
+    assert released.status_first is not None and released.status_first.allowed_replicas == -1
+    pilot_killed = plan(plan(None, 1).status, 1, annotations=KILL)
+    assert plan(pilot_killed.status, 0).scale_to == 1
+
+
+def test_a_restart_after_release_restores_exactly_once() -> None:
+    prod = plan(plan(None, 1, packets=PACKETS).status, 3, packets=PACKETS)
+    killed = plan(prod.status, 3, annotations=KILL, packets=PACKETS)
+    released = plan(killed.status, 0, packets=PACKETS)
+    assert released.status_first is not None
+    # The process died after writing status_first and before scaling: the next pass restores.
+    after_crash = plan(released.status_first, 0, packets=PACKETS)
+    assert after_crash.scale_to == 3
+    # Once restored, nothing is restored again.
+    assert plan(after_crash.status, 3, packets=PACKETS).scale_to is None
+
+
+def test_a_promoted_service_whose_gates_regress_is_held_with_a_warning() -> None:
+    prod = plan(plan(None, 1, packets=PACKETS).status, 6, packets=PACKETS)
+    bumped = SPEC.model_copy(update={"versions": SPEC.versions.model_copy(update={"prompt": "p2"})})
+    p = plan(prod.status, 6, packets=PACKETS, spec=bumped)
+    assert p.scale_to is None and p.status.allowed_replicas == 6 and p.status.stage is Stage.PRODUCTION
+    ready = next(c for c in p.status.conditions if c.type == "Ready")
+    assert ready.status == "False" and ready.reason == "GatesRegressed"
+    assert "GatesRegressed" in reasons(p)
+
+
+def test_the_scale_down_policy_returns_a_regressed_service_to_its_pilot() -> None:
+    policy = POLICY.model_copy(update={"on_regression": RegressionAction.SCALE_DOWN})
+    prod = plan(plan(None, 1, packets=PACKETS, policy=policy).status, 6, packets=PACKETS, policy=policy)
+    p = plan(prod.status, 6, packets=[], policy=policy)
+    assert p.scale_to == 1 and p.status.stage is Stage.PILOT
+
+
+def test_a_missing_workload_is_reported_and_nothing_is_scaled() -> None:
+    p = plan(None, None)
+    found = next(c for c in p.status.conditions if c.type == "WorkloadFound")
+    assert found.status == "False" and "does not exist" in found.message and p.scale_to is None
+
+
+def test_a_workload_claimed_by_another_service_is_left_alone() -> None:
+    p = plan_service(view(), Workload(replicas=9), [], POLICY, NOW, claimed_by="another")
+    assert p.scale_to is None and p.metadata is None
+    found = next(c for c in p.status.conditions if c.type == "WorkloadFound")
+    assert found.reason == "WorkloadClaimed"
+
+
+@pytest.mark.parametrize("value", ["yes", "", "FALSE"])
+def test_kill_switch_values_that_are_not_false_engage(value: str) -> None:
+    p = plan(None, 2, annotations={"airlock.dev/kill-switch": value})
+    assert p.scale_to == 0 and p.status.stage is Stage.KILLED
+
+
+def test_labels_follow_the_stage_and_versions() -> None:
+    p = plan(None, 1, packets=PACKETS)
+    assert p.metadata is not None
+    assert p.metadata["labels"]["airlock.dev/stage"] == "Production"
+    assert p.metadata["labels"]["airlock.dev/model-version"] == "m1"
