@@ -399,10 +399,11 @@ def _transition_events(
         g for g in report.results if not first and (g.name not in before or before[g.name].passed != g.passed)
     ]
     # One event per direction: a version bump fails eleven gates at once, and that is one thing to read.
-    for passed, kind, reason, verb in (
+    directions: tuple[tuple[bool, EventType, str, str], ...] = (
         (True, "Normal", "GatePassed", "passes"),
         (False, "Warning", "GateFailed", "fails"),
-    ):
+    )
+    for passed, kind, reason, verb in directions:
         gates = [g for g in changed if g.passed is passed]
         if len(gates) == 1:
             events.append(Event(kind, reason, f"Gate {gates[0].name} {verb}: {gates[0].message}"))
