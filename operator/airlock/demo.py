@@ -228,7 +228,8 @@ class Demo:
 
 def main() -> int:
     print(
-        f"{BOLD}Airlock demo{RESET}: building or reusing the local control plane (the first build takes minutes)"
+        f"{BOLD}Airlock demo{RESET}: building or reusing the local control plane "
+        "(the first build takes minutes)"
     )
     bin_dir = find_binaries()
     with tempfile.TemporaryDirectory(prefix="airlock-demo-") as tmp:

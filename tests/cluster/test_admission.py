@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from tests.cluster.helpers import aiservice, deployment
-from tests.conftest import Cluster
 
 from airlock.logic.cap import admits, enforced_cap
+from tests.cluster.helpers import aiservice, deployment
+from tests.conftest import Cluster
 
 
 @dataclass(frozen=True)

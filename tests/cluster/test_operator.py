@@ -150,7 +150,8 @@ def test_version_labels_go_on_the_deployment_metadata_never_the_pod_template(
     assert labels["airlock.dev/service"] == "support-assistant" and labels["airlock.dev/stage"] == "Pilot"
     assert json.loads(dep["metadata"]["annotations"]["airlock.dev/versions"])["prompt"] == "v14"
     assert not any(k.startswith("airlock.dev/") for k in dep["spec"]["template"]["metadata"]["labels"])
-    assert not any(k.startswith("airlock.dev/") for k in dep["spec"]["template"]["metadata"].get("annotations", {}))
+    template_annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
+    assert not any(k.startswith("airlock.dev/") for k in template_annotations)
 
 
 def test_a_version_bump_without_a_packet_holds_a_promoted_service(

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster
 
