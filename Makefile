@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)/operator
 
-.PHONY: help venv control-plane demo test test-unit test-cluster lint crds bench clean
+.PHONY: help venv control-plane demo test test-unit lint crds docs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,9 +38,13 @@ lint: venv ## mypy --strict, ruff, the import contract, and the CRDs against the
 	$(VENV)/bin/ruff format --check operator tests hack
 	$(VENV)/bin/lint-imports
 	$(PY) hack/gen_crds.py --check
+	$(PY) hack/gen_docs.py --check
 
 crds: venv ## regenerate crds/ from the pydantic models
 	$(PY) hack/gen_crds.py
+
+docs: venv ## regenerate the field reference in docs/packet.md from the models
+	$(PY) hack/gen_docs.py
 
 bench: venv control-plane ## measure latency, overhead and memory on the local control plane
 	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m airlock.bench

@@ -189,6 +189,7 @@ def start_operator(
         "KUBECONFIG": str(kubeconfig or cluster.kubeconfig),
         "PYTHONPATH": str(ROOT / "operator"),
         "AIRLOCK_METRICS_PORT": "0",
+        "AIRLOCK_METRICS_ADDRESS": "127.0.0.1",
         **(extra_env or {}),
     }
     with log_path.open("w") as log:

@@ -17,6 +17,10 @@ class Settings(BaseSettings):
         default_factory=list, description="Namespaces to watch; empty watches the whole cluster."
     )
     metrics_port: int = Field(default=8080, ge=0, le=65535, description="Port of /metrics; 0 turns it off.")
+    metrics_address: str = Field(
+        default="0.0.0.0",
+        description="Address /metrics binds to; 127.0.0.1 keeps it on the machine.",
+    )
     resync_seconds: float = Field(
         default=300.0,
         gt=0,

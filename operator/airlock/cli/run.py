@@ -14,7 +14,7 @@ def run_main(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from airlock.config import Settings
-    from airlock.handlers import operator as handlers
+    from airlock.handlers import operator as _handlers  # noqa: F401 - importing registers them with kopf
     from airlock.k8s.io import Clients, load_api_client
     from airlock.metrics import Metrics
     from airlock.reconciler import Runtime
@@ -41,9 +41,8 @@ def run_main(args: argparse.Namespace) -> int:
     logging.getLogger("airlock").setLevel(logging.DEBUG if settings.verbose else logging.INFO)
     metrics = Metrics()
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0", registry=metrics.registry)
+        start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=metrics.registry)
     runtime = Runtime(clients=Clients(load_api_client()), settings=settings, metrics=metrics)
-    assert handlers.AIS  # the handlers register with kopf on import
     kopf.run(
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
