@@ -1,0 +1,512 @@
+"""What `kubectl airlock` prints: the status table and the explain page, as pure functions of API objects.
+
+Objects come in as the JSON the API server returns and are read leniently: a field this plugin does not
+know, or one an older operator never wrote, must never stop someone from seeing what they can at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, TextIO
+
+from airlock.logic.killswitch import parse_kill_switch
+
+JsonObject = Mapping[str, object]
+
+RED = "\033[31m"
+GREEN = "\033[32m"
+YELLOW = "\033[33m"
+BOLD = "\033[1m"
+RESET = "\033[0m"
+ELLIPSIS = "…"
+COLUMN_GAP = "   "
+# The last column is never squeezed below this, even if the line then overflows a very narrow terminal.
+MIN_LAST_COLUMN = 8
+
+KILLED = "Killed"
+PILOT = "Pilot"
+PRODUCTION = "Production"
+STAGE_COLOURS = {KILLED: RED, PILOT: YELLOW, PRODUCTION: GREEN}
+NOT_EVALUATED = "(not yet evaluated by the operator)"
+NO_CAP = -1
+
+
+# --- terminal -----------------------------------------------------------------------------------------
+
+
+def use_colour(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set to a non-empty value (no-color.org)."""
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def terminal_width(stream: TextIO, environ: Mapping[str, str] | None = None) -> int | None:
+    """The width to fit output to: COLUMNS when set, else the terminal's; None when writing to a pipe or a
+    file, so that `| grep` sees whole lines."""
+    env = os.environ if environ is None else environ
+    columns = env.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def paint(text: str, colour: str | None, enabled: bool) -> str:
+    """`text` wrapped in an ANSI colour when colour is enabled and one is given."""
+    return f"{colour}{text}{RESET}" if enabled and colour else text
+
+
+def truncate(text: str, width: int) -> str:
+    """`text` cut to `width` characters, the last one an ellipsis when anything was cut."""
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: width - 1] + ELLIPSIS
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+# --- the table ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell; the colour applies to the text only, never to the padding."""
+
+    text: str
+    colour: str | None = None
+
+
+def render_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, width: int | None, colour: bool
+) -> str:
+    """A left-aligned table like kubectl's; with a width, the last column is cut with an ellipsis so
+    every line fits, the other columns are kept whole."""
+    columns = len(headers)
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell.text))
+    if width is not None:
+        used = sum(widths[:-1]) + len(COLUMN_GAP) * (columns - 1)
+        widths[-1] = max(min(widths[-1], width - used), min(MIN_LAST_COLUMN, widths[-1]))
+    lines = [_line([Cell(h) for h in headers], widths, colour=False)]
+    lines += [_line(row, widths, colour=colour) for row in rows]
+    return "\n".join(lines)
+
+
+def _line(cells: Sequence[Cell], widths: Sequence[int], *, colour: bool) -> str:
+    parts = []
+    last = len(cells) - 1
+    for i, cell in enumerate(cells):
+        text = truncate(cell.text, widths[i])
+        padding = "" if i == last else " " * (widths[i] - len(text))
+        parts.append(paint(text, cell.colour, colour) + padding)
+    return COLUMN_GAP.join(parts)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A Deployment's spec.replicas, or why it is not known ("unreadable": RBAC does not allow reading it)."""
+
+    name: str
+    state: Literal["found", "missing", "unreadable"]
+    replicas: int | None = None
+
+
+# --- reading an AIService -------------------------------------------------------------------------------
+
+
+def _obj(value: object) -> JsonObject:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class GateInfo:
+    name: str
+    passed: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ConditionInfo:
+    type: str
+    status: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class KillInfo:
+    """status.killSwitch: what the operator did."""
+
+    engaged: bool
+    reason: str | None
+    since: str | None
+    replicas_before: int | None
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """An AIService as the plugin shows it: the annotations on-call set and the status the operator wrote."""
+
+    namespace: str
+    name: str
+    generation: int | None
+    workload: str
+    owner: str | None
+    versions: Mapping[str, str]
+    pilot_replicas: int
+    max_replicas: int | None
+    kill_requested: bool
+    kill_request_reason: str | None
+    evaluated: bool
+    stage: str | None
+    allowed: int | None
+    replicas: int | None
+    gates_passed: str | None
+    blocking_gates: tuple[str, ...]
+    blocking: str | None
+    gates: tuple[GateInfo, ...]
+    packet: str | None
+    promoted: bool
+    held_replicas: int | None
+    kill: KillInfo | None
+    conditions: tuple[ConditionInfo, ...]
+    observed_generation: int | None
+
+    @classmethod
+    def from_api(cls, obj: JsonObject) -> ServiceInfo:
+        """Reads an AIService as returned by the API server; missing or odd fields become None or empty."""
+        meta, spec, status = _obj(obj.get("metadata")), _obj(obj.get("spec")), _obj(obj.get("status"))
+        annotations = {str(k): str(v) for k, v in _obj(meta.get("annotations")).items()}
+        switch = parse_kill_switch(annotations)
+        kill_raw = status.get("killSwitch")
+        kill = None
+        if isinstance(kill_raw, Mapping):
+            kill = KillInfo(
+                engaged=kill_raw.get("engaged") is True,
+                reason=_str(kill_raw.get("reason")),
+                since=_str(kill_raw.get("since")),
+                replicas_before=_int(kill_raw.get("replicasBefore")),
+            )
+        gates = tuple(
+            GateInfo(
+                name=_str(g.get("name")) or "?",
+                passed=g.get("passed") is True,
+                reason=_str(g.get("reason")) or "",
+                message=_str(g.get("message")) or "",
+            )
+            for g in map(_obj, _list(status.get("gates")))
+        )
+        conditions = tuple(
+            ConditionInfo(
+                type=_str(c.get("type")) or "?",
+                status=_str(c.get("status")) or "Unknown",
+                reason=_str(c.get("reason")) or "",
+                message=_str(c.get("message")) or "",
+            )
+            for c in map(_obj, _list(status.get("conditions")))
+        )
+        pilot = _int(spec.get("pilotReplicas"))
+        return cls(
+            namespace=_str(meta.get("namespace")) or "",
+            name=_str(meta.get("name")) or "",
+            generation=_int(meta.get("generation")),
+            workload=_str(_obj(spec.get("workload")).get("name")) or "",
+            owner=_str(spec.get("owner")),
+            versions={str(k): str(v) for k, v in _obj(spec.get("versions")).items()},
+            pilot_replicas=1 if pilot is None else pilot,
+            max_replicas=_int(spec.get("maxReplicas")),
+            kill_requested=switch.engaged,
+            kill_request_reason=switch.reason,
+            evaluated=_str(status.get("stage")) is not None,
+            stage=_str(status.get("stage")),
+            allowed=_int(status.get("allowedReplicas")),
+            replicas=_int(status.get("replicas")),
+            gates_passed=_str(status.get("gatesPassed")),
+            blocking_gates=tuple(s for s in map(_str, _list(status.get("blockingGates"))) if s),
+            blocking=_str(status.get("blocking")),
+            gates=gates,
+            packet=_str(status.get("packet")),
+            promoted=status.get("promoted") is True,
+            held_replicas=_int(status.get("heldReplicas")),
+            kill=kill,
+            conditions=conditions,
+            observed_generation=_int(status.get("observedGeneration")),
+        )
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def stale(self) -> bool:
+        """The operator's status was computed for an older spec than the one stored now."""
+        return (
+            self.evaluated
+            and self.generation is not None
+            and self.observed_generation is not None
+            and self.observed_generation < self.generation
+        )
+
+    @property
+    def killed(self) -> bool:
+        return self.stage == KILLED
+
+    @property
+    def restore_pending(self) -> bool:
+        """The switch was released but the operator has not finished bringing the replicas back."""
+        if self.kill_requested:
+            return False
+        return self.killed or (self.kill is not None and self.kill.replicas_before is not None)
+
+    def condition(self, type_: str) -> ConditionInfo | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+# --- status ---------------------------------------------------------------------------------------------
+
+STATUS_HEADERS = ("NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BLOCKING")
+
+
+def allowed_text(allowed: int | None) -> str:
+    if allowed is None:
+        return "-"
+    return "no cap" if allowed == NO_CAP else str(allowed)
+
+
+def kill_switch_cell(service: ServiceInfo) -> Cell:
+    """on / off, with "(pending)" while the annotation and what the operator did disagree."""
+    if service.kill_requested:
+        return Cell("on" if service.killed else "on (pending)", RED)
+    if service.restore_pending:
+        return Cell("off (pending)", YELLOW)
+    return Cell("off")
+
+
+def status_row(service: ServiceInfo, workload: Workload | None, *, all_namespaces: bool) -> list[Cell]:
+    """One line of `kubectl airlock status`. The Deployment's own spec.replicas is shown when it could be
+    read; otherwise the operator's last record of it."""
+    if workload is not None and workload.state == "found":
+        replicas = workload.replicas
+    elif workload is not None and workload.state == "missing":
+        replicas = None
+    else:
+        replicas = service.replicas
+    if not service.evaluated:
+        blocking = NOT_EVALUATED
+    else:
+        blocking = service.blocking or ", ".join(service.blocking_gates) or "-"
+    stage = service.stage or "-"
+    row = [
+        Cell(service.name),
+        Cell(stage, STAGE_COLOURS.get(stage)),
+        Cell(service.gates_passed or "-"),
+        Cell(allowed_text(service.allowed)),
+        Cell("-" if replicas is None else str(replicas)),
+        kill_switch_cell(service),
+        Cell(blocking),
+    ]
+    return [Cell(service.namespace), *row] if all_namespaces else row
+
+
+def render_status(
+    services: Sequence[ServiceInfo],
+    workloads: Mapping[str, Workload],
+    *,
+    all_namespaces: bool,
+    width: int | None,
+    colour: bool,
+) -> str:
+    """The status table; `workloads` maps "namespace/name" of a service to its Deployment, where known."""
+    headers = ("NAMESPACE", *STATUS_HEADERS) if all_namespaces else STATUS_HEADERS
+    rows = [status_row(s, workloads.get(s.key), all_namespaces=all_namespaces) for s in services]
+    return render_table(headers, rows, width=width, colour=colour)
+
+
+# --- explain --------------------------------------------------------------------------------------------
+
+
+def cap_text(service: ServiceInfo) -> str:
+    """How many replicas admission allows now, and why."""
+    if service.kill_requested:
+        return "0 replicas: the kill switch is engaged"
+    if not service.evaluated or service.allowed is None:
+        return (
+            f"{plural(service.pilot_replicas, 'replica')}: spec.pilotReplicas, which admission uses until "
+            "the operator writes status.allowedReplicas"
+        )
+    allowed = service.allowed
+    if service.restore_pending:
+        return (
+            f"{plural(allowed, 'replica')}: the kill switch was released, and the operator has not yet "
+            "written the cap that lets the replicas come back"
+        )
+    if allowed == NO_CAP:
+        return "no cap: every required gate passes"
+    # The operator's summary is short ("a, b, +7 more"); the full list is in the gate table.
+    blocking = service.blocking or ", ".join(service.blocking_gates) or "none"
+    if service.promoted and service.blocking_gates and service.held_replicas is not None:
+        return (
+            f"{plural(allowed, 'replica')}: promoted earlier, but required gates no longer pass "
+            f"({blocking}); held at the replicas it had, and it cannot grow until they pass again"
+        )
+    if service.stage == PRODUCTION and service.max_replicas is not None and allowed == service.max_replicas:
+        return f"{plural(allowed, 'replica')}: spec.maxReplicas, the ceiling even when every gate passes"
+    if service.stage == PILOT:
+        return (
+            f"{plural(allowed, 'replica')}: spec.pilotReplicas, the pilot size while required gates fail "
+            f"({blocking})"
+        )
+    return plural(allowed, "replica")
+
+
+def kill_switch_text(service: ServiceInfo) -> str:
+    """The kill switch as on-call set it (the annotation) and as the operator carried it out (status)."""
+    kill = service.kill
+    if service.kill_requested:
+        reason = service.kill_request_reason or (kill.reason if kill else None) or "no reason given"
+        if kill is not None and kill.engaged and service.killed:
+            had = "unknown" if kill.replicas_before is None else str(kill.replicas_before)
+            return f"engaged since {kill.since or 'an unknown time'} ({reason}); replicas before: {had}"
+        return (
+            f"requested ({reason}), not yet carried out by the operator; admission already denies every "
+            "scale-up"
+        )
+    if service.restore_pending:
+        before = kill.replicas_before if kill is not None else None
+        what = plural(before, "replica") if before is not None else "the replicas"
+        return f"released; the operator has not yet brought back {what}"
+    return "not engaged"
+
+
+def next_step(service: ServiceInfo) -> str:
+    """The one thing to do next, as a sentence."""
+    restore = f"`kubectl airlock restore {service.name} -n {service.namespace}`"
+    if service.kill_requested:
+        return f"The kill switch holds it at 0 replicas; when the incident is over, run {restore}."
+    if not service.evaluated:
+        return (
+            "Wait a few seconds for the operator to evaluate it; if this stays, check that the Airlock "
+            "operator is running."
+        )
+    if service.restore_pending:
+        return "Wait for the operator to restore the replicas; if this stays, check that it is running."
+    workload = service.condition("WorkloadFound")
+    if workload is not None and workload.status == "False" and workload.message:
+        return workload.message
+    for gate in service.gates:
+        if gate.name in service.blocking_gates and not gate.passed:
+            return gate.message or f"Make gate {gate.name} pass."
+    if service.blocking_gates:
+        return f"Make these gates pass: {', '.join(service.blocking_gates)}."
+    return "Nothing blocks promotion."
+
+
+def render_explain(service: ServiceInfo, workload: Workload, *, width: int | None, colour: bool) -> str:
+    """Everything `kubectl airlock explain` says about one service, ending with a "Next step:" line."""
+    lines: list[str] = [paint(f"AIService {service.key}", BOLD, colour)]
+
+    def label(name: str) -> str:
+        return f"  {name + ':':<13}"
+
+    def field(name: str, value: str) -> None:
+        lines.extend(_wrap(label(name), value, width))
+
+    if workload.state == "found" and workload.replicas is not None:
+        deployment = f"{service.workload} ({plural(workload.replicas, 'replica')})"
+    elif workload.state == "missing":
+        deployment = f"{service.workload} (not found in namespace {service.namespace})"
+    else:
+        deployment = service.workload
+    field("Deployment", deployment)
+    if service.owner:
+        field("Owner", service.owner)
+    if service.versions:
+        field("Versions", ", ".join(f"{k} {v}" for k, v in service.versions.items()))
+    stage = service.stage or "-"
+    stage_text = paint(stage, STAGE_COLOURS.get(stage), colour)
+    lines.append(label("Stage") + (stage_text if service.evaluated else f"- {NOT_EVALUATED}"))
+    if service.evaluated:
+        field("Packet", service.packet or "none: no ReadinessPacket matches this service and its versions")
+    field("Cap", cap_text(service))
+    field("Kill switch", kill_switch_text(service))
+    ready = service.condition("Ready")
+    if ready is not None:
+        field("Ready", f"{ready.status} ({ready.reason}). {ready.message}".strip())
+    if service.stale:
+        field(
+            "Note",
+            f"the operator last evaluated generation {service.observed_generation}; the spec is at "
+            f"generation {service.generation}, so this may be out of date.",
+        )
+
+    if service.gates:
+        summary = ""
+        if service.gates_passed:
+            summary = f"{service.gates_passed} required pass"
+            if service.blocking_gates:
+                summary += f"; blocking: {', '.join(service.blocking_gates)}"
+        lines.append("")
+        lines.extend(_wrap("Gates: ", summary, width))
+        # A failing gate that blocks nothing is one the policy and spec.requiredGates do not require.
+        required = {g.name: g.passed or g.name in service.blocking_gates for g in service.gates}
+        reasons = {
+            g.name: g.reason if required[g.name] else f"{g.reason} (not required)" for g in service.gates
+        }
+        name_width = max(len(g.name) for g in service.gates)
+        reason_width = max(len(r) for r in reasons.values())
+        previous = None
+        for gate in service.gates:
+            # Without a packet every gate fails with the same message; say it once.
+            message = "(same as above)" if previous == (gate.reason, gate.message) else gate.message
+            previous = (gate.reason, gate.message)
+            verdict = "PASS" if gate.passed else "FAIL"
+            verdict_colour = GREEN if gate.passed else (RED if required[gate.name] else YELLOW)
+            prefix_plain = f"  {verdict}  {gate.name:<{name_width}}  {reasons[gate.name]:<{reason_width}}  "
+            wrapped = _wrap(prefix_plain, message, width)
+            # Colour only the verdict, after wrapping, so widths are measured on plain text.
+            wrapped[0] = wrapped[0].replace(verdict, paint(verdict, verdict_colour, colour), 1)
+            lines.extend(wrapped)
+    lines += [""]
+    lines.extend(_wrap("Next step: ", next_step(service), width))
+    return "\n".join(lines)
+
+
+def _wrap(prefix: str, text: str, width: int | None) -> list[str]:
+    """`prefix` + `text`, wrapped to `width` with a hanging indent; one line when the width is unknown."""
+    if width is None or width - len(prefix) < 20:
+        return [(prefix + text).rstrip()]
+    wrapped = textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=prefix,
+        subsequent_indent=" " * len(prefix),
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+    return wrapped or [prefix.rstrip()]
