@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## install Python dependencies into .venv
 
-control-plane: ## build etcd, kube-apiserver and kubectl from Go modules (cached by version)
+control-plane: ## build etcd, kube-apiserver, kubectl and helm from Go modules (cached by version)
 	@bash hack/build-control-plane.sh >/dev/null
+	@bash hack/build-helm.sh >/dev/null
 
 demo: venv control-plane ## bring up a local control plane and walk through the pilot, promotion and kill switch
 	$(PY) -m airlock.demo
@@ -29,7 +30,8 @@ demo: venv control-plane ## bring up a local control plane and walk through the 
 test: venv control-plane ## run every test, including those on the real API server
 	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv ## only the tests that need no cluster
+test-unit: venv ## only the tests that need no cluster (helm renders the chart)
+	@bash hack/build-helm.sh >/dev/null
 	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
 
 lint: venv ## mypy --strict, ruff, the import contract, and the CRDs against the models
@@ -39,9 +41,13 @@ lint: venv ## mypy --strict, ruff, the import contract, and the CRDs against the
 	$(VENV)/bin/lint-imports
 	$(PY) hack/gen_crds.py --check
 	$(PY) hack/gen_docs.py --check
+	$(PY) hack/sync_chart_crds.py --check
+	$(PY) hack/gen_manifests.py --check
 
-crds: venv ## regenerate crds/ from the pydantic models
+crds: venv ## regenerate crds/ from the models, then the chart's copies and manifests/base
 	$(PY) hack/gen_crds.py
+	$(PY) hack/sync_chart_crds.py
+	$(PY) hack/gen_manifests.py
 
 docs: venv ## regenerate the field reference in docs/packet.md from the models
 	$(PY) hack/gen_docs.py

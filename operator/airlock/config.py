@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -13,7 +14,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AIRLOCK_", extra="forbid", frozen=True)
 
-    namespaces: list[str] = Field(
+    # NoDecode: AIRLOCK_NAMESPACES=a,b is split below instead of being parsed as JSON.
+    namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Namespaces to watch; empty watches the whole cluster."
     )
     metrics_port: int = Field(default=8080, ge=0, le=65535, description="Port of /metrics; 0 turns it off.")
@@ -35,7 +37,9 @@ class Settings(BaseSettings):
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        # AIRLOCK_NAMESPACES=a,b as well as a JSON list.
-        if isinstance(value, str) and not value.startswith("["):
+        # AIRLOCK_NAMESPACES=a,b as well as a JSON list (what the Helm chart sets).
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
