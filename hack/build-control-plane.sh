@@ -32,9 +32,12 @@ need() {
 elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 
 build_etcd() {
-  # Capture before matching: grep -q closing the pipe early would fail the check under pipefail.
+  # No pipe into head: head exiting early would SIGPIPE etcd and fail the check under pipefail.
   local have=""
-  [ -x "$etcd_out/etcd" ] && have=$("$etcd_out/etcd" --version 2>/dev/null | head -1)
+  if [ -x "$etcd_out/etcd" ]; then
+    have=$("$etcd_out/etcd" --version 2>/dev/null || true)
+    have=${have%%$'\n'*}
+  fi
   if [ "$have" = "etcd Version: ${ETCD_VERSION#v}" ]; then
     log "etcd $ETCD_VERSION already built in $etcd_out"
     return
@@ -56,7 +59,9 @@ build_etcd() {
 
 build_kubernetes() {
   local have=""
-  [ -x "$k8s_out/kube-apiserver" ] && [ -x "$k8s_out/kubectl" ] && have=$("$k8s_out/kube-apiserver" --version 2>/dev/null)
+  if [ -x "$k8s_out/kube-apiserver" ] && [ -x "$k8s_out/kubectl" ]; then
+    have=$("$k8s_out/kube-apiserver" --version 2>/dev/null || true)
+  fi
   if [ "$have" = "Kubernetes $KUBERNETES_VERSION" ]; then
     log "kube-apiserver and kubectl $KUBERNETES_VERSION already built in $k8s_out"
     return
