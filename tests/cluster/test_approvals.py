@@ -315,6 +315,28 @@ def test_replacing_another_users_approval_with_your_own_is_denied(
     assert approvals_of(cluster, empty_packet) == {"owner": alice.user}
 
 
+def test_a_stale_approval_by_someone_else_may_be_replaced_by_another_holder_of_the_role(
+    cluster: Cluster, empty_packet: str, alices_approval: tuple[Person, Person]
+) -> None:
+    alice, bob = alices_approval
+    # The content changed since Alice approved: the operator's digest is no longer the one she signed.
+    cluster.kubectl(
+        "patch",
+        "rp",
+        PACKET,
+        "-n",
+        empty_packet,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"digest": NEW_DIGEST}}),
+    )
+    ops = [{"op": "replace", "path": "/spec/approvals/0", "value": approval("owner", bob.user, NEW_DIGEST)}]
+    admitted, stderr = json_patch(cluster, bob, empty_packet, ops)
+    assert admitted, stderr
+    assert approvals_of(cluster, empty_packet) == {"owner": bob.user}
+
+
 def test_your_own_approval_can_be_withdrawn_and_renewed_by_you(
     cluster: Cluster, empty_packet: str, alices_approval: tuple[Person, Person]
 ) -> None:
