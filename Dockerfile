@@ -1,0 +1,12 @@
+# The operator image the chart runs (image.repository / image.tag). It runs as user 65532 on a read-only
+# root filesystem, as the chart's restricted Pod security context requires.
+FROM python:3.11-slim
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator ./operator
+RUN pip install --no-cache-dir . && rm -rf /src
+WORKDIR /
+USER 65532:65532
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENTRYPOINT ["python", "-m", "airlock"]
+CMD ["run"]
