@@ -318,7 +318,7 @@ def test_replacing_another_users_approval_with_your_own_is_denied(
 def test_a_stale_approval_by_someone_else_may_be_replaced_by_another_holder_of_the_role(
     cluster: Cluster, empty_packet: str, alices_approval: tuple[Person, Person]
 ) -> None:
-    alice, bob = alices_approval
+    _alice, bob = alices_approval
     # The content changed since Alice approved: the operator's digest is no longer the one she signed.
     cluster.kubectl(
         "patch",
