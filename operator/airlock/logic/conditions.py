@@ -52,36 +52,19 @@ def set_condition(
 ) -> list[Condition]:
     """Returns conditions with `type_` set; keeps lastTransitionTime when the status did not flip."""
     wanted = "True" if status else "False"
-    out: list[Condition] = []
-    found = False
-    for cond in conditions:
-        if cond.type != type_:
-            out.append(cond)
-            continue
-        found = True
-        since = cond.last_transition_time if cond.status == wanted else now
-        out.append(
-            Condition(
-                type=type_,
-                status=wanted,
-                reason=reason,
-                message=trim(message),
-                observed_generation=generation,
-                last_transition_time=since,
-            )
-        )
-    if not found:
-        out.append(
-            Condition(
-                type=type_,
-                status=wanted,
-                reason=reason,
-                message=trim(message),
-                observed_generation=generation,
-                last_transition_time=now,
-            )
-        )
-    return out
+    previous = find(conditions, type_)
+    since = previous.last_transition_time if previous is not None and previous.status == wanted else now
+    updated = Condition(
+        type=type_,
+        status=wanted,
+        reason=reason,
+        message=trim(message),
+        observed_generation=generation,
+        last_transition_time=since,
+    )
+    if previous is None:
+        return [*conditions, updated]
+    return [updated if c.type == type_ else c for c in conditions]
 
 
 def find(conditions: Sequence[Condition], type_: str) -> Condition | None:
