@@ -116,15 +116,7 @@ def plan_service(
     else:
         held = max(current, spec.pilot_replicas)
 
-    allowed = caps.allowed_replicas(
-        pilot_replicas=spec.pilot_replicas,
-        max_replicas=spec.max_replicas,
-        gates_passed=report.passed,
-        promoted=promoted,
-        held_replicas=held,
-        killed=kill.engaged,
-        on_regression=policy.on_regression,
-    )
+    # What the gates allow; the kill switch overrides it with 0, and a restore goes back to it.
     unkilled_cap = caps.allowed_replicas(
         pilot_replicas=spec.pilot_replicas,
         max_replicas=spec.max_replicas,
@@ -134,6 +126,7 @@ def plan_service(
         killed=False,
         on_regression=policy.on_regression,
     )
+    allowed = 0 if kill.engaged else unkilled_cap
 
     # --- kill switch -------------------------------------------------------------------------------
     scale_to: int | None = None
