@@ -333,6 +333,22 @@ class LocalCluster:
         path.chmod(0o600)
         return path
 
+    def kubeconfig_for_server(self, server: str, path: Path) -> Path:
+        """The admin kubeconfig pointed at another address of this API server (a proxy in front of it).
+
+        The address must be one the server certificate names (127.0.0.1 or localhost)."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        for entry in config["clusters"]:
+            entry["cluster"]["server"] = server
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
+    @property
+    def api_port(self) -> int:
+        """The port kube-apiserver listens on (on 127.0.0.1)."""
+        return self._api_port
+
     def restart_apiserver(self, downtime: float = 0.0) -> None:
         """Stops kube-apiserver, waits, and starts it again on the same port with the same state."""
         self._stop_one("kube-apiserver")

@@ -8,6 +8,8 @@ idempotent functions, and a pass that changes nothing writes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -22,18 +24,28 @@ from airlock.k8s import io
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
 from airlock.logic.policy import effective_policy
-from airlock.logic.reconcile import Plan, ServiceView, Workload, plan_service
+from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_service
 from airlock.metrics import Metrics
 from airlock.models import packet as packet_model
 from airlock.models import service as service_model
 from airlock.models.base import API_VERSION
-from airlock.models.packet import ReadinessPacketSpec, ReadinessPacketStatus
+from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import AIServiceSpec, AIServiceStatus
 
 log = logging.getLogger("airlock")
 
 Key = tuple[str, str]  # (namespace, name)
+
+# A failed pass is tried again after RETRY_FIRST seconds, doubling up to RETRY_MAX: kopf does not retry
+# event handlers, so without this an API hiccup would leave a kill switch unacted on until the resync.
+RETRY_FIRST = 0.25
+RETRY_MAX = 30.0
+# A status write that loses a race re-reads the object and plans again; after this many losses in a row
+# the pass gives up and is retried later like any other failure.
+CONFLICT_ATTEMPTS = 5
+# Transitions that must be recorded exactly once even if the operator dies mid-pass or runs twice.
+KILL_SWITCH_REASONS = ("KillSwitchEngaged", "KillSwitchReleased")
 
 
 def now() -> dt.datetime:
@@ -79,10 +91,18 @@ class Runtime:
     _locks: dict[Key, threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
     due: dict[Key, dt.datetime] = field(default_factory=dict)
-    # The status this process last wrote: fresher than a watch event that raced with the write, so a
-    # second trigger right after a transition does not announce the same transition again.
-    written: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    # Packets whose last pass failed, and when to try them again.
+    packet_due: dict[Key, dt.datetime] = field(default_factory=dict)
+    failures: dict[tuple[str, Key], int] = field(default_factory=dict)
+    # The resourceVersion of this process's last status write per service: a trigger carrying an older
+    # body (the echo of that write, an index not caught up yet) re-reads the object instead of planning
+    # from it, so a transition is never announced or acted on twice.
+    written_version: dict[Key, str] = field(default_factory=dict)
     generations: dict[Key, int | None] = field(default_factory=dict)
+    # Per packet, the approvals last seen: role -> (by, digest). Filled on first sight after a start
+    # without announcing anything, so a restart does not replay every approval as news.
+    approvals: dict[Key, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    approvals_version: dict[Key, str] = field(default_factory=dict)
 
     def lock(self, key: Key) -> threading.Lock:
         with self._locks_guard:
@@ -92,8 +112,31 @@ class Runtime:
         with self._locks_guard:
             self._locks.pop(key, None)
         self.due.pop(key, None)
-        self.written.pop(key, None)
+        self.written_version.pop(key, None)
         self.generations.pop(key, None)
+        self.failures.pop(("service", key), None)
+
+    def forget_packet(self, key: Key) -> None:
+        self.approvals.pop(key, None)
+        self.approvals_version.pop(key, None)
+        self.packet_due.pop(key, None)
+        self.failures.pop(("packet", key), None)
+
+    def retry_later(self, kind: str, key: Key) -> float:
+        """Schedules another pass for a service or packet whose pass failed; returns the delay."""
+        count = self.failures.get((kind, key), 0) + 1
+        self.failures[(kind, key)] = count
+        delay = min(RETRY_FIRST * 2.0 ** min(count - 1, 16), RETRY_MAX)
+        when = now() + dt.timedelta(seconds=delay)
+        target = self.due if kind == "service" else self.packet_due
+        current = target.get(key)
+        target[key] = when if current is None else min(current, when)
+        return delay
+
+    def succeeded(self, kind: str, key: Key) -> None:
+        self.failures.pop((kind, key), None)
+        if kind == "packet":
+            self.packet_due.pop(key, None)
 
     # ---- caches --------------------------------------------------------------------------------------
     def policy(self) -> ReadinessPolicySpec:
@@ -113,7 +156,12 @@ class Runtime:
             try:
                 out.append((name, ReadinessPacketSpec.model_validate(spec)))
             except ValidationError:
-                log.warning("ReadinessPacket %s/%s does not parse; skipped", namespace, name)
+                log.warning(
+                    "ReadinessPacket %s/%s does not parse; skipped",
+                    namespace,
+                    name,
+                    extra={"reason": "InvalidSpec"},
+                )
         return sorted(out, key=lambda p: p[0])
 
     def claimant(self, namespace: str, workload: str) -> str | None:
@@ -125,72 +173,171 @@ class Runtime:
 
 
 def reconcile_service(rt: Runtime, key: Key, body: Mapping[str, Any] | None = None) -> Plan | None:
-    """One pass over one AIService. Returns the plan it carried out (None when the service is gone)."""
+    """One pass over one AIService. Returns the plan it carried out (None when the service is gone).
+
+    The pass's first status write is conditional on the resourceVersion it planned from; when another
+    writer got there first (a second operator replica, a person editing status), the pass re-reads the
+    AIService and plans again, so no decision taken on a stale view is ever written.
+    """
     started = time.perf_counter()
     with rt.lock(key):
         body = body if body is not None else rt.service_body(key)
-        if body is None:
-            rt.forget(key)
-            return None
-        if key in rt.written:
-            body = {**body, "status": rt.written[key]}
+        for _ in range(CONFLICT_ATTEMPTS):
+            if body is None:
+                rt.forget(key)
+                return None
+            try:
+                plan = _reconcile_once(rt, key, body)
+            except io.ConflictError:
+                log.info(
+                    "AIService %s/%s changed while it was reconciled; re-reading it and planning again",
+                    *key,
+                    extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Conflict"},
+                )
+                body = io.read_custom_object(rt.clients, service_model.PLURAL, key[0], key[1])
+                continue
+            if plan is not None:
+                rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
+            return plan
+        raise io.ConflictError(
+            f"AIService {key[0]}/{key[1]} kept changing during {CONFLICT_ATTEMPTS} passes in a row; "
+            "it is retried later"
+        )
+
+
+def reconcile_service_or_retry(rt: Runtime, key: Key, body: Mapping[str, Any] | None = None) -> Plan | None:
+    """reconcile_service, with any failure (an API error, a timeout, a lost race) retried with backoff."""
+    try:
+        plan = reconcile_service(rt, key, body)
+    except Exception as exc:  # a pass must never be lost: whatever failed is tried again
+        delay = rt.retry_later("service", key)
+        _log_failure("AIService", key, exc, delay, rt.failures.get(("service", key), 0))
+        return None
+    rt.succeeded("service", key)
+    return plan
+
+
+def _log_failure(kind: str, key: Key, exc: Exception, delay: float, count: int) -> None:
+    extra = {"k8s_ref": _ref(kind, key), "reason": "ReconcileFailed"}
+    message = "reconcile of %s %s/%s failed (%s: %s); retrying in %.2fs (attempt %d)"
+    args = (kind, *key, type(exc).__name__, _short(exc), delay, count)
+    if count >= 5:  # a persistent failure deserves the traceback; a blip does not
+        log.error(message, *args, exc_info=exc, extra=extra)
+    else:
+        log.warning(message, *args, extra=extra)
+
+
+def _short(exc: Exception) -> str:
+    """The first line of an error, or the API server's own message for an API error."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes | str):
         try:
-            view = service_view(body)
-        except ValidationError as exc:
-            # The CRD schema refuses what the models refuse, so this is an object stored before an upgrade.
-            log.error("AIService %s/%s has a spec the operator cannot read: %s", *key, exc)
-            return None
-        deployment = io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
-        workload = None
-        if deployment is not None:
-            meta = deployment.get("metadata", {})
-            workload = Workload(
-                replicas=int(deployment.get("spec", {}).get("replicas", 1)),
-                labels=meta.get("labels") or {},
-                annotations=meta.get("annotations") or {},
-            )
-        plan = plan_service(
-            view,
-            workload,
-            rt.packets_in(view.namespace),
-            rt.policy(),
-            now(),
-            claimed_by=rt.claimant(view.namespace, view.spec.workload.name),
+            message = json.loads(body).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        if message:
+            return f"{getattr(exc, 'status', '')} {str(message)[:300]}".strip()
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+def _ref(kind: str, key: Key) -> dict[str, str]:
+    return {"kind": kind, "namespace": key[0], "name": key[1]}
+
+
+def _not_older(version: str | None, than: str) -> bool:
+    """Whether resourceVersion `version` is at least `than`. Kubernetes calls them opaque, but every API
+    server backed by etcd issues increasing integers; anything else counts as older (and is re-read)."""
+    return version is not None and version.isdigit() and than.isdigit() and int(version) >= int(than)
+
+
+def _not_older_than_own_write(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The body to plan from: the one given, or the object read fresh when this process has written it
+    since that version (the echo of an earlier write, an index not yet caught up). Planning from a body
+    older than one's own write would combine its stale annotations with a newer status: a kill switch
+    released meanwhile would be engaged again."""
+    mine = rt.written_version.get(key)
+    if mine is None or _not_older((body.get("metadata") or {}).get("resourceVersion"), mine):
+        return body
+    return io.read_custom_object(rt.clients, service_model.PLURAL, key[0], key[1])
+
+
+def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | None:
+    current = _not_older_than_own_write(rt, key, body)
+    if current is None:
+        rt.forget(key)
+        return None
+    body = current
+    version = (body.get("metadata") or {}).get("resourceVersion")
+    try:
+        view = service_view(body)
+    except ValidationError as exc:
+        # The CRD schema refuses what the models refuse, so this is an object stored before an upgrade.
+        log.error(
+            "AIService %s/%s has a spec the operator cannot read: %s",
+            *key,
+            _validation_summary(exc),
+            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "InvalidSpec"},
         )
-        _apply(rt, view, body, plan)
-        if plan.requeue_at is not None:
-            rt.due[key] = plan.requeue_at
-        else:
-            rt.due.pop(key, None)
-        rt.metrics.observe_service(view, plan)
-        rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
-        return plan
+        return None
+    deployment = io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
+    workload = None
+    if deployment is not None:
+        meta = deployment.get("metadata", {})
+        workload = Workload(
+            replicas=int(deployment.get("spec", {}).get("replicas", 1)),
+            labels=meta.get("labels") or {},
+            annotations=meta.get("annotations") or {},
+        )
+    plan = plan_service(
+        view,
+        workload,
+        rt.packets_in(view.namespace),
+        rt.policy(),
+        now(),
+        claimed_by=rt.claimant(view.namespace, view.spec.workload.name),
+    )
+    _apply(rt, view, body, plan, version)
+    if plan.requeue_at is not None:
+        rt.due[key] = plan.requeue_at
+    else:
+        rt.due.pop(key, None)
+    rt.metrics.observe_service(view, plan)
+    return plan
 
 
-def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan) -> None:
+def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, version: str | None) -> None:
+    """Carries out a plan: status record, kill-switch events, scale, final status, labels, other events.
+
+    Kill-switch events are recorded right after the status that records the transition and before the
+    scale, under a name derived from the transition itself: a pass repeated after a crash recreates the
+    same Event, which the API server refuses as a duplicate. So each transition is announced once.
+    """
     fm = rt.settings.field_manager
+    key = (view.namespace, view.name)
     workload = view.spec.workload.name
-    written = dict(body.get("status") or {})
+    previous = dict(body.get("status") or {})
+    written = previous
+    precondition = version
+
+    def write(new: dict[str, Any]) -> None:
+        nonlocal written, precondition
+        patch = io.merge_patch(dict(written), new)
+        if patch:
+            # Only the first write of a pass is conditional: once it lands, the pass owns the transition.
+            produced = io.patch_status(
+                rt.clients, service_model.PLURAL, view.namespace, view.name, patch, fm, precondition
+            )
+            precondition = None
+            if produced is not None:
+                rt.written_version[key] = produced
+        written = new
+
     if plan.status_first is not None:
-        first = plan.status_first.to_api()
-        _write_status(rt, service_model.PLURAL, view.namespace, view.name, written, first)
-        written = first
-    if plan.scale_to is not None:
-        io.patch_scale(rt.clients, view.namespace, workload, plan.scale_to, fm)
-        log.info(
-            "scaled Deployment %s/%s to %d replicas (AIService %s, stage %s)",
-            view.namespace,
-            workload,
-            plan.scale_to,
-            view.name,
-            plan.status.stage,
-        )
-        rt.metrics.count_scale(plan)
-    final = plan.status.to_api()
-    _write_status(rt, service_model.PLURAL, view.namespace, view.name, written, final)
-    rt.written[(view.namespace, view.name)] = final
-    if plan.metadata is not None:
-        io.patch_deployment_metadata(rt.clients, view.namespace, workload, plan.metadata, fm)
+        write(plan.status_first.to_api())
+    events = list(plan.events) + _interrupted_transition(view, previous, plan)
+    kill_events = [e for e in events if e.reason in KILL_SWITCH_REASONS]
+    ref = _ref(service_model.KIND, key)
     involved = {
         "apiVersion": API_VERSION,
         "kind": service_model.KIND,
@@ -198,18 +345,92 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan) 
         "namespace": view.namespace,
         "uid": body.get("metadata", {}).get("uid"),
     }
-    for event in plan.events:
-        log.info("AIService %s/%s: %s: %s", view.namespace, view.name, event.reason, event.message)
+    final = plan.status.to_api()
+    for event in kill_events:
+        name = _kill_event_name(view.name, involved["uid"], event.reason, previous, written, final)
+        log.info("AIService %s/%s: %s", *key, event.reason, extra={"k8s_ref": ref, "reason": event.reason})
+        io.emit_event(rt.clients, involved, event.type, event.reason, event.message, name=name)
+        rt.metrics.count_event(event.reason)
+    if plan.scale_to is not None:
+        io.patch_scale(rt.clients, view.namespace, workload, plan.scale_to, fm)
+        log.info(
+            "AIService %s/%s: scaled Deployment %s to %d replicas (stage %s)",
+            *key,
+            workload,
+            plan.scale_to,
+            plan.status.stage,
+            extra={"k8s_ref": ref, "reason": "Scaled", "replicas": plan.scale_to},
+        )
+        rt.metrics.count_scale(plan)
+    write(final)
+    if plan.metadata is not None:
+        io.patch_deployment_metadata(rt.clients, view.namespace, workload, plan.metadata, fm)
+    for event in events:
+        if event.reason in KILL_SWITCH_REASONS:
+            continue
+        # The reason and the object only: event messages can quote packet content.
+        log.info("AIService %s/%s: %s", *key, event.reason, extra={"k8s_ref": ref, "reason": event.reason})
         io.emit_event(rt.clients, involved, event.type, event.reason, event.message)
         rt.metrics.count_event(event.reason)
 
 
-def _write_status(
-    rt: Runtime, plural: str, namespace: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]
-) -> None:
-    patch = io.merge_patch(dict(old), dict(new))
-    if patch:
-        io.patch_status(rt.clients, plural, namespace, name, patch, rt.settings.field_manager)
+def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan: Plan) -> list[Event]:
+    """The kill-switch event of a transition a previous pass recorded but may not have announced.
+
+    The status written before the scale says a transition is under way; if the process died before the
+    event, the pass that finishes the transition announces it (under the same Event name).
+    """
+    record = previous.get("killSwitch") or {}
+    reasons = {e.reason for e in plan.events}
+    workload = view.spec.workload.name
+    if (
+        not record.get("engaged")
+        and record.get("replicasBefore") is not None
+        and "KillSwitchReleased" not in reasons
+        and not (plan.status.kill_switch and plan.status.kill_switch.engaged)
+    ):
+        return [
+            Event(
+                "Normal",
+                "KillSwitchReleased",
+                f"Kill switch released; Deployment {workload} restored to {plan.status.replicas} replicas "
+                f"(had {record['replicasBefore']}).",
+            )
+        ]
+    if record.get("engaged") and plan.scale_to == 0 and "KillSwitchEngaged" not in reasons:
+        before = record.get("replicasBefore")
+        reason = record.get("reason") or "no reason given"
+        return [
+            Event(
+                "Warning",
+                "KillSwitchEngaged",
+                f"Kill switch engaged ({reason}); Deployment {workload} scaled from "
+                f"{before if before is not None else 'unknown'} to 0 replicas.",
+            )
+        ]
+    return []
+
+
+def _kill_event_name(
+    service: str,
+    uid: Any,
+    reason: str,
+    previous: Mapping[str, Any],
+    recorded: Mapping[str, Any],
+    final: Mapping[str, Any],
+) -> str | None:
+    """A name unique to one kill-switch transition: the service's uid and the time it was engaged."""
+    since = None
+    for status in (recorded, previous, final) if reason == "KillSwitchEngaged" else (previous, recorded):
+        record = status.get("killSwitch") or {}
+        if record.get("since"):
+            since = record["since"]
+            break
+    if since is None or not uid:
+        return None
+    digest = hashlib.sha256(f"{uid}/{since}".encode()).hexdigest()[:16]
+    kind = "engaged" if reason == "KillSwitchEngaged" else "released"
+    return f"{service[:200]}.kill-switch-{kind}.{digest}"
 
 
 # ---- packets -------------------------------------------------------------------------------------------
@@ -222,8 +443,15 @@ def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
     try:
         spec = ReadinessPacketSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        log.error("ReadinessPacket %s/%s has a spec the operator cannot read: %s", namespace, name, exc)
+        log.error(
+            "ReadinessPacket %s/%s has a spec the operator cannot read: %s",
+            namespace,
+            name,
+            _validation_summary(exc),
+            extra={"k8s_ref": _ref(packet_model.KIND, (namespace, name)), "reason": "InvalidSpec"},
+        )
         return
+    _announce_approvals(rt, body, spec.approvals)
     service_body = rt.service_body((namespace, spec.service))
     service_spec = None
     if service_body is not None:
@@ -259,17 +487,169 @@ def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
     )
     if status == prev:
         return
-    _write_status(rt, packet_model.PLURAL, namespace, name, body.get("status") or {}, status.to_api())
+    # Conditional, like a service's first write: of two replicas (or a pass planned from a stale body)
+    # only one records the change, and only that one announces it.
+    patch = io.merge_patch(body.get("status") or {}, status.to_api())
+    if patch:
+        io.patch_status(
+            rt.clients,
+            packet_model.PLURAL,
+            namespace,
+            name,
+            patch,
+            rt.settings.field_manager,
+            meta.get("resourceVersion"),
+        )
+    ref = _ref(packet_model.KIND, (namespace, name))
+    if prev.digest is not None and prev.digest != status.digest:
+        stale = [a for a in spec.approvals if a.digest == prev.digest]
+        if stale:
+            who = ", ".join(f"{a.role} by {a.by}" for a in stale)
+            log.info(
+                "ReadinessPacket %s/%s: ApprovalsStale",
+                namespace,
+                name,
+                extra={"k8s_ref": ref, "reason": "ApprovalsStale"},
+            )
+            io.emit_event(
+                rt.clients,
+                _packet_ref(body),
+                "Warning",
+                "ApprovalsStale",
+                f"The packet content changed (digest {_short_digest(prev.digest)} -> "
+                f"{_short_digest(status.digest)}); these approvals no longer count: {who}. "
+                "Each role must approve the new digest.",
+            )
     if prev.complete is not None and prev.complete != status.complete:
-        involved = {
-            "apiVersion": API_VERSION,
-            "kind": packet_model.KIND,
-            "name": name,
-            "namespace": namespace,
-            "uid": meta.get("uid"),
-        }
         reason, kind = ("PacketComplete", "Normal") if report.passed else ("PacketIncomplete", "Warning")
-        io.emit_event(rt.clients, involved, kind, reason, conditions[-1].message if conditions else "")
+        log.info(
+            "ReadinessPacket %s/%s: %s", namespace, name, reason, extra={"k8s_ref": ref, "reason": reason}
+        )
+        io.emit_event(
+            rt.clients, _packet_ref(body), kind, reason, conditions[-1].message if conditions else ""
+        )
+
+
+def reconcile_packet_or_retry(rt: Runtime, body: Mapping[str, Any]) -> None:
+    """reconcile_packet, with any failure retried with backoff (the retry re-reads the packet)."""
+    meta = body.get("metadata", {})
+    key = (meta.get("namespace", ""), meta["name"])
+    current: Mapping[str, Any] | None = body
+    try:
+        for _ in range(CONFLICT_ATTEMPTS):
+            if current is None:
+                rt.forget_packet(key)
+                return
+            try:
+                reconcile_packet(rt, current)
+                break
+            except io.ConflictError:
+                current = io.read_custom_object(rt.clients, packet_model.PLURAL, key[0], key[1])
+        else:
+            raise io.ConflictError(f"ReadinessPacket {key[0]}/{key[1]} kept changing; it is retried later")
+    except Exception as exc:  # a pass must never be lost: whatever failed is tried again
+        delay = rt.retry_later("packet", key)
+        _log_failure(packet_model.KIND, key, exc, delay, rt.failures.get(("packet", key), 0))
+        return
+    rt.succeeded("packet", key)
+
+
+def retry_packet(rt: Runtime, key: Key) -> None:
+    """A due retry of a packet: read it fresh, then reconcile it (a deleted packet is forgotten)."""
+    try:
+        body = io.read_custom_object(rt.clients, packet_model.PLURAL, key[0], key[1])
+    except Exception as exc:  # the read itself failing is one more failure of the same pass
+        delay = rt.retry_later("packet", key)
+        _log_failure(packet_model.KIND, key, exc, delay, rt.failures.get(("packet", key), 0))
+        return
+    if body is None:
+        rt.forget_packet(key)
+        return
+    reconcile_packet_or_retry(rt, body)
+
+
+def _announce_approvals(rt: Runtime, body: Mapping[str, Any], approvals: list[Approval]) -> None:
+    """Events for approvals added, changed or removed since this process last saw the packet."""
+    meta = body.get("metadata", {})
+    key = (meta.get("namespace", ""), meta["name"])
+    current = {a.role: (a.by, a.digest) for a in approvals}
+    version = meta.get("resourceVersion")
+    seen_version = rt.approvals_version.get(key)
+    if (
+        version
+        and seen_version
+        and version.isdigit()
+        and seen_version.isdigit()
+        and int(version) < int(seen_version)
+    ):
+        return  # an older body than one already compared (a late event after a fresh read)
+    seen = rt.approvals.get(key)
+    rt.approvals[key] = current
+    if version is not None:
+        rt.approvals_version[key] = version
+    if seen is None:
+        return
+    ref = _ref(packet_model.KIND, key)
+    for role in sorted(current):
+        if seen.get(role) == current[role]:
+            continue
+        by, digest = current[role]
+        log.info(
+            "ReadinessPacket %s/%s: Approved role %s",
+            *key,
+            role,
+            extra={"k8s_ref": ref, "reason": "Approved"},
+        )
+        io.emit_event(
+            rt.clients,
+            _packet_ref(body),
+            "Normal",
+            "Approved",
+            f"Role {role} approved by {by} for digest {_short_digest(digest)}.",
+        )
+    for role in sorted(seen.keys() - current.keys()):
+        by, digest = seen[role]
+        log.info(
+            "ReadinessPacket %s/%s: ApprovalRemoved role %s",
+            *key,
+            role,
+            extra={"k8s_ref": ref, "reason": "ApprovalRemoved"},
+        )
+        io.emit_event(
+            rt.clients,
+            _packet_ref(body),
+            "Normal",
+            "ApprovalRemoved",
+            f"Approval of role {role} by {by} for digest {_short_digest(digest)} was removed.",
+        )
+
+
+def _packet_ref(body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": API_VERSION,
+        "kind": packet_model.KIND,
+        "name": meta["name"],
+        "namespace": meta.get("namespace", ""),
+        "uid": meta.get("uid"),
+    }
+
+
+def _short_digest(digest: str | None) -> str:
+    """`sha256:` and the first 12 hex digits: enough to tell two digests apart in an event."""
+    if not digest:
+        return "none"
+    algorithm, _, value = digest.partition(":")
+    return f"{algorithm}:{value[:12]}" if value else digest[:19]
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    """Where and what is wrong, without echoing the offending values (they can be free text)."""
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    return "; ".join(parts[:5]) + (f" (and {len(parts) - 5} more)" if len(parts) > 5 else "")
 
 
 def services_for_packet(rt: Runtime, namespace: str, packet_name: str, service_name: str | None) -> list[Key]:

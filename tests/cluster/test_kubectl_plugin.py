@@ -189,7 +189,15 @@ def test_explain_shows_each_blocking_gate_and_the_next_step(
 ) -> None:
     create_service(cluster, namespace)
     create_packet(cluster, namespace)
-    status = wait_for_stage(cluster, namespace, "Pilot")
+    wait_for_stage(cluster, namespace, "Pilot")
+    # The stage is Pilot before and after the packet is evaluated: wait until the packet is the one used.
+    status = cluster.wait_for(
+        lambda: (
+            (st := cluster.get("aiservice", SERVICE, namespace).get("status") or {}).get("packet") == PACKET
+            and st
+        ),
+        what="the packet to be evaluated",
+    )
     blocking = [g for g in status["gates"] if g["name"] in status["blockingGates"]]
     assert len(blocking) > 1, status
 

@@ -29,6 +29,11 @@ AIS = (GROUP, VERSION, service_model.PLURAL)
 RP = (GROUP, VERSION, packet_model.PLURAL)
 RPOL = (GROUP, VERSION, policy_model.PLURAL)
 
+WATCH_SERVER_TIMEOUT = 8  # sent as timeoutSeconds, which must be an integer
+WATCH_INACTIVITY_TIMEOUT = 10.0
+# Granularity of retries and requeues: a failed pass is tried again within this long of its due time.
+TIMER_TICK = 0.25
+
 
 def _runtime(memo: kopf.Memo) -> Runtime:
     runtime: Runtime = memo["runtime"]
@@ -86,10 +91,18 @@ def on_aiservice(
     if type == "DELETED":
         rt.forget((namespace, name))
         rt.metrics.forget_service(namespace, name)
-        log.info("AIService %s/%s deleted; its Deployment keeps its current replicas", namespace, name)
+        log.info(
+            "AIService %s/%s deleted; its Deployment keeps its current replicas",
+            namespace,
+            name,
+            extra={
+                "k8s_ref": {"kind": service_model.KIND, "namespace": namespace, "name": name},
+                "reason": "Deleted",
+            },
+        )
         return
     seen = time.perf_counter()
-    plan = reconciler.reconcile_service(rt, (namespace, name), _plain(body))
+    plan = reconciler.reconcile_service_or_retry(rt, (namespace, name), _plain(body))
     if plan is not None and plan.status_first is not None and plan.scale_to == 0:
         rt.metrics.kill_reaction_seconds.observe(time.perf_counter() - seen)
     # Packets are evaluated against the service's spec: only a spec change can change their gates.
@@ -97,7 +110,7 @@ def on_aiservice(
     if rt.generations.get((namespace, name)) != generation:
         rt.generations[(namespace, name)] = generation
         for packet_name in _packets_naming(rt, namespace, name):
-            reconciler.reconcile_packet(rt, _packet_body(memo, namespace, packet_name))
+            reconciler.retry_packet(rt, (namespace, packet_name))
 
 
 @kopf.on.event(*RP, id="readinesspacket")
@@ -107,10 +120,12 @@ def on_packet(
     namespace = namespace or ""
     rt = _runtime(memo)
     _bind_indices(rt, kw)
-    if type != "DELETED":
-        reconciler.reconcile_packet(rt, _plain(body))
+    if type == "DELETED":
+        rt.forget_packet((namespace, name))
+    else:
+        reconciler.reconcile_packet_or_retry(rt, _plain(body))
     for key in reconciler.services_for_packet(rt, namespace, name, (body.get("spec") or {}).get("service")):
-        reconciler.reconcile_service(rt, key)
+        reconciler.reconcile_service_or_retry(rt, key)
 
 
 @kopf.on.event(*RPOL, id="readinesspolicy")
@@ -118,7 +133,7 @@ def on_policy(memo: kopf.Memo, **kw: Any) -> None:
     rt = _runtime(memo)
     _bind_indices(rt, kw)
     for key in reconciler.all_service_keys(rt):
-        reconciler.reconcile_service(rt, key)
+        reconciler.reconcile_service_or_retry(rt, key)
 
 
 @kopf.on.event("apps", "v1", "deployments", id="deployment")
@@ -128,7 +143,7 @@ def on_deployment(namespace: str | None, name: str, memo: kopf.Memo, **kw: Any) 
     _bind_indices(rt, kw)
     owner = rt.claimant(namespace, name)
     if owner is not None:  # ungoverned Deployments are none of Airlock's business
-        reconciler.reconcile_service(rt, (namespace, owner))
+        reconciler.reconcile_service_or_retry(rt, (namespace, owner))
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
@@ -137,14 +152,6 @@ def _plain(body: kopf.Body) -> dict[str, Any]:
 
 def _packets_naming(rt: Runtime, namespace: str, service: str) -> list[str]:
     return sorted(name for name, spec in rt.packets().get(namespace, ()) if spec.get("service") == service)
-
-
-def _packet_body(memo: kopf.Memo, namespace: str, name: str) -> dict[str, Any]:
-    rt = _runtime(memo)
-    obj: dict[str, Any] = rt.clients.custom.get_namespaced_custom_object(
-        GROUP, VERSION, namespace, packet_model.PLURAL, name
-    )
-    return obj
 
 
 # ---- start-up and the timer loop -----------------------------------------------------------------------
@@ -160,10 +167,17 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.enabled = False
     settings.peering.standalone = True
     settings.execution.max_workers = memo["runtime"].settings.workers
-    # A watch that goes quiet is re-established rather than trusted forever.
-    settings.watching.server_timeout = 120
-    settings.watching.client_timeout = 150
-    settings.watching.connect_timeout = 10
+    # A watch can die silently: the TCP connection stays open and nothing arrives (a half-dead proxy,
+    # a load balancer that forgot the flow). The API server ends every healthy watch after
+    # WATCH_SERVER_TIMEOUT seconds, with a bookmark shortly before; kopf resumes it from the last
+    # resourceVersion (a new request, not a re-list). So a stream that shows nothing for
+    # WATCH_INACTIVITY_TIMEOUT seconds is dead, and is abandoned for a new connection.
+    settings.watching.server_timeout = WATCH_SERVER_TIMEOUT
+    settings.watching.inactivity_timeout = WATCH_INACTIVITY_TIMEOUT
+    settings.watching.client_timeout = WATCH_SERVER_TIMEOUT * 3  # a last resort, never hit when healthy
+    settings.watching.connect_timeout = 5
+    settings.networking.connect_timeout = 5
+    settings.networking.request_timeout = 30
     memo["timer"] = asyncio.get_running_loop().create_task(_timers(memo))
     log.info("airlock operator ready")
 
@@ -178,19 +192,24 @@ async def stop_timers(memo: kopf.Memo, **_: Any) -> None:
 
 
 async def _timers(memo: kopf.Memo) -> None:
-    """Re-evaluates a service when its evidence lapses, and every service once per resync interval."""
+    """Re-evaluates a service when its evidence lapses or a failed pass is due again, packets whose pass
+    failed, and every service once per resync interval."""
     rt = _runtime(memo)
     next_resync = time.monotonic() + rt.settings.resync_seconds
     while True:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(TIMER_TICK)
         current = dt.datetime.now(dt.UTC)
         due = [key for key, when in list(rt.due.items()) if when <= current]
+        packets = [key for key, when in list(rt.packet_due.items()) if when <= current]
         if time.monotonic() >= next_resync:
             due = list(reconciler.all_service_keys(rt))
             next_resync = time.monotonic() + rt.settings.resync_seconds
-        for key in due:
-            rt.due.pop(key, None)
-            try:
-                await asyncio.to_thread(reconciler.reconcile_service, rt, key)
-            except Exception:  # one service failing must not stop the others' timers
-                log.exception("timed reconcile of AIService %s/%s failed", *key)
+        try:
+            for key in packets:
+                rt.packet_due.pop(key, None)
+                await asyncio.to_thread(reconciler.retry_packet, rt, key)
+            for key in due:
+                rt.due.pop(key, None)
+                await asyncio.to_thread(reconciler.reconcile_service_or_retry, rt, key)
+        except Exception:  # the passes retry their own failures; this loop must outlive any surprise
+            log.exception("the timer loop failed an iteration; it carries on")

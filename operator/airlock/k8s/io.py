@@ -1,4 +1,10 @@
-"""Thin I/O over the kubernetes client: read, patch, scale, emit. No decisions here."""
+"""Thin I/O over the kubernetes client: read, patch, scale, emit. No decisions here.
+
+Every call carries a request timeout: a connection that stops answering (a half-dead proxy or load
+balancer) fails the call within seconds instead of hanging a worker forever. A call that fails on the
+connection itself drops every pooled connection, since its siblings are likely just as dead, and is tried
+once more on a fresh one; anything still failing is raised for the caller to retry later.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -17,6 +25,13 @@ log = logging.getLogger("airlock.k8s")
 
 MERGE_PATCH = "application/merge-patch+json"
 COMPONENT = "airlock-operator"
+# (connect, read) seconds. Every request the operator makes is small; a read that takes longer than this
+# is a stuck connection, not a slow answer, and the reconcile that made it is retried.
+REQUEST_TIMEOUT = (3.0, 3.0)
+
+
+class ConflictError(Exception):
+    """A write carried a resourceVersion precondition and the object had changed since (HTTP 409)."""
 
 
 class Clients:
@@ -31,13 +46,45 @@ class Clients:
 
 def load_api_client(kubeconfig: str | None = None) -> Any:
     """In-cluster configuration when running in a Pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    configuration = client.Configuration()
+    loaded = False
     if kubeconfig is None:
         try:
-            config.load_incluster_config()
-            return client.ApiClient()
+            config.load_incluster_config(client_configuration=configuration)
+            loaded = True
         except config.ConfigException:
             pass
-    return config.new_client_from_config(config_file=kubeconfig)
+    if not loaded:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    # urllib3's own retries would try a timed-out request again on another pooled connection that is
+    # probably stuck the same way; `_call` retries once on a fresh pool instead.
+    configuration.retries = False
+    return client.ApiClient(configuration=configuration)
+
+
+def _call(clients: Clients, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Calls the API with a request timeout; a broken connection is retried once on a fresh pool."""
+    kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
+    try:
+        return _complete(fn(*args, **kwargs), kwargs)
+    except urllib3.exceptions.HTTPError as exc:
+        log.warning("API request failed on the connection (%s); reconnecting and trying once more", exc)
+        reset_connections(clients)
+        return _complete(fn(*args, **kwargs), kwargs)
+
+
+def _complete(resp: Any, kwargs: dict[str, Any]) -> Any:
+    # An unparsed response is read later; read it now, under the same timeout and the same retry.
+    if kwargs.get("_preload_content") is False:
+        _ = resp.data
+    return resp
+
+
+def reset_connections(clients: Clients) -> None:
+    """Closes every pooled connection, so the next request opens a new one."""
+    pool = getattr(getattr(clients.api_client, "rest_client", None), "pool_manager", None)
+    if pool is not None:
+        pool.clear()
 
 
 def merge_patch(old: Any, new: Any) -> Any:
@@ -58,7 +105,43 @@ def merge_patch(old: Any, new: Any) -> Any:
 def read_deployment(clients: Clients, namespace: str, name: str) -> dict[str, Any] | None:
     """The Deployment as a plain dict, or None when it does not exist."""
     try:
-        resp: Any = clients.apps.read_namespaced_deployment(name, namespace, _preload_content=False)
+        resp: Any = _call(
+            clients, clients.apps.read_namespaced_deployment, name, namespace, _preload_content=False
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    data: dict[str, Any] = json.loads(resp.data)
+    return data
+
+
+def read_custom_object(
+    clients: Clients, plural: str, namespace: str | None, name: str
+) -> dict[str, Any] | None:
+    """One of Airlock's custom resources, read fresh from the API server; None when it does not exist."""
+    try:
+        if namespace is None:
+            resp: Any = _call(
+                clients,
+                clients.custom.get_cluster_custom_object,
+                GROUP,
+                VERSION,
+                plural,
+                name,
+                _preload_content=False,
+            )
+        else:
+            resp = _call(
+                clients,
+                clients.custom.get_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                _preload_content=False,
+            )
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -79,7 +162,9 @@ def patch_scale(
     delay = 0.05
     while True:
         try:
-            clients.apps.patch_namespaced_deployment_scale(
+            _call(
+                clients,
+                clients.apps.patch_namespaced_deployment_scale,
                 name,
                 namespace,
                 {"spec": {"replicas": replicas}},
@@ -99,7 +184,9 @@ def patch_scale(
 def patch_deployment_metadata(
     clients: Clients, namespace: str, name: str, metadata: dict[str, Any], field_manager: str
 ) -> None:
-    clients.apps.patch_namespaced_deployment(
+    _call(
+        clients,
+        clients.apps.patch_namespaced_deployment,
         name,
         namespace,
         {"metadata": metadata},
@@ -110,41 +197,79 @@ def patch_deployment_metadata(
 
 
 def patch_status(
-    clients: Clients, plural: str, namespace: str | None, name: str, patch: dict[str, Any], field_manager: str
+    clients: Clients,
+    plural: str,
+    namespace: str | None,
+    name: str,
+    patch: dict[str, Any],
+    field_manager: str,
+    resource_version: str | None = None,
+) -> str | None:
+    """Merge-patches the status subresource of one of Airlock's custom resources.
+
+    With `resource_version`, the write only applies to that version of the object and raises ConflictError
+    otherwise: a decision taken on a stale view is never written over a newer one. Returns the
+    object's new resourceVersion.
+    """
+    body: dict[str, Any] = {"status": patch}
+    if resource_version is not None:
+        body["metadata"] = {"resourceVersion": resource_version}
+    try:
+        if namespace is None:
+            resp: Any = _call(
+                clients,
+                clients.custom.patch_cluster_custom_object_status,
+                GROUP,
+                VERSION,
+                plural,
+                name,
+                body,
+                field_manager=field_manager,
+                _content_type=MERGE_PATCH,
+                _preload_content=False,
+            )
+        else:
+            resp = _call(
+                clients,
+                clients.custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                body,
+                field_manager=field_manager,
+                _content_type=MERGE_PATCH,
+                _preload_content=False,
+            )
+    except ApiException as exc:
+        if exc.status == 409:
+            raise ConflictError(
+                f"{plural} {namespace}/{name} changed since resourceVersion {resource_version}"
+            ) from exc
+        raise
+    version: str | None = (json.loads(resp.data).get("metadata") or {}).get("resourceVersion")
+    return version
+
+
+def emit_event(
+    clients: Clients,
+    involved: dict[str, Any],
+    type_: str,
+    reason: str,
+    message: str,
+    name: str | None = None,
 ) -> None:
-    """Merge-patches the status subresource of one of Airlock's custom resources."""
-    body = {"status": patch}
-    if namespace is None:
-        clients.custom.patch_cluster_custom_object_status(
-            GROUP,
-            VERSION,
-            plural,
-            name,
-            body,
-            field_manager=field_manager,
-            _content_type=MERGE_PATCH,
-            _preload_content=False,
-        )
-    else:
-        clients.custom.patch_namespaced_custom_object_status(
-            GROUP,
-            VERSION,
-            namespace,
-            plural,
-            name,
-            body,
-            field_manager=field_manager,
-            _content_type=MERGE_PATCH,
-            _preload_content=False,
-        )
+    """A core/v1 Event on `involved` (apiVersion, kind, name, namespace, uid); failures are logged only.
 
-
-def emit_event(clients: Clients, involved: dict[str, Any], type_: str, reason: str, message: str) -> None:
-    """A core/v1 Event on `involved` (apiVersion, kind, name, namespace, uid); failures are logged only."""
+    With `name`, the Event is created under that exact name and a second attempt (a pass repeated after
+    a crash, or another operator replica) finds it already there and records nothing more.
+    """
     now = dt.datetime.now(dt.UTC)
     namespace = involved.get("namespace") or "default"
+    metadata = {"name": name} if name else {"generateName": f"{involved['name']}."}
     body = {
-        "metadata": {"generateName": f"{involved['name']}.", "namespace": namespace},
+        "metadata": {**metadata, "namespace": namespace},
         "involvedObject": involved,
         "type": type_,
         "reason": reason,
@@ -157,8 +282,13 @@ def emit_event(clients: Clients, involved: dict[str, Any], type_: str, reason: s
         "count": 1,
     }
     try:
-        clients.core.create_namespaced_event(namespace, body, _preload_content=False)
+        _call(clients, clients.core.create_namespaced_event, namespace, body, _preload_content=False)
     except ApiException as exc:
+        if exc.status == 409 and name:
+            log.debug("event %s on %s/%s was already recorded", reason, namespace, involved.get("name"))
+            return
         log.warning(
             "could not record event %s on %s/%s: %s", reason, namespace, involved.get("name"), exc.reason
         )
+    except urllib3.exceptions.HTTPError as exc:
+        log.warning("could not record event %s on %s/%s: %s", reason, namespace, involved.get("name"), exc)
