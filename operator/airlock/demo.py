@@ -113,17 +113,18 @@ class Demo:
             timeout=60,
         )
 
-    def start_operator(self) -> None:
-        self.step("Start the operator (airlock run)")
-        log = (self.workdir / "operator.log").open("wb")
+    def start_operator(self, title: str = "Start the operator (airlock run)") -> None:
+        self.step(title)
+        path = self.workdir / "operator.log"
+        path.touch()
+        ready_before = path.read_bytes().count(b"airlock operator ready")
         env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "AIRLOCK_METRICS_PORT": "0"}
-        self.operator = subprocess.Popen(
-            [sys.executable, "-m", "airlock", "run"], stdout=log, stderr=subprocess.STDOUT, env=env
-        )
-        self.wait(
-            lambda: b"airlock operator ready" in (self.workdir / "operator.log").read_bytes(), "the operator"
-        )
-        self.say(f"operator running (pid {self.operator.pid}); log: {self.workdir / 'operator.log'}")
+        with path.open("ab") as log:
+            self.operator = subprocess.Popen(
+                [sys.executable, "-m", "airlock", "run"], stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        self.wait(lambda: path.read_bytes().count(b"airlock operator ready") > ready_before, "the operator")
+        self.say(f"operator running (pid {self.operator.pid}); log: {path}")
 
     def pilot(self) -> None:
         self.step("A new AI service is a pilot: one replica until its readiness packet is complete")
@@ -180,8 +181,11 @@ class Demo:
         self.wait(lambda: self.status().get("stage") == "Killed", "stage Killed")
         self.kubectl("get", "ais", "-n", NS)
 
-        self.step("While killed, every scale-up is denied (also with the operator down)")
+        self.step("With the operator stopped, the API server still denies every scale-up while killed")
+        self.stop()
+        self.say("operator stopped")
         self.kubectl("scale", "deployment", SERVICE, "-n", NS, "--replicas=3", check=False)
+        self.start_operator("Start the operator again")
 
     def restore(self) -> None:
         self.step("The incident is over: releasing the switch restores the recorded replicas")
