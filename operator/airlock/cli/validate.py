@@ -533,8 +533,10 @@ def _read_or_report(files: Sequence[str], err: IO[str], command: str) -> Inputs 
     except InputError as exc:
         for line in exc.messages:
             print(truncate(line, 2048), file=err)
+        pronoun = "it" if len(exc.messages) == 1 else "them"
         print(
-            f"airlock {command}: {_count(len(exc.messages))} in the input; fix them and run again", file=err
+            f"airlock {command}: {_count(len(exc.messages))} in the input; fix {pronoun} and run again",
+            file=err,
         )
         return None
 
