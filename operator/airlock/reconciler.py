@@ -13,13 +13,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from airlock.config import Settings
+from airlock.inventory import Inventory
 from airlock.k8s import io
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
@@ -27,6 +28,7 @@ from airlock.logic.policy import effective_policy
 from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_service
 from airlock.metrics import Metrics
 from airlock.models import packet as packet_model
+from airlock.models import policy as policy_model
 from airlock.models import service as service_model
 from airlock.models.base import API_VERSION
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
@@ -78,16 +80,13 @@ def _lenient_status(model: Any, raw: Any) -> Any:
 
 @dataclass
 class Runtime:
-    """What one operator process holds: clients, settings, metrics, per-object locks, and the caches the
-    kopf indices fill (services, packets, the policy)."""
+    """What one operator process holds: clients, settings, metrics, per-object locks, and the inventory
+    of services, packets and the policy that the watch events keep current."""
 
     clients: io.Clients
     settings: Settings
     metrics: Metrics
-    services: Callable[[], Mapping[Key, Any]] = lambda: {}
-    packets: Callable[[], Mapping[str, Any]] = lambda: {}
-    policies: Callable[[], Mapping[str, Any]] = lambda: {}
-    by_workload: Callable[[], Mapping[Key, Any]] = lambda: {}
+    inventory: Inventory = field(default_factory=Inventory)
     _locks: dict[Key, threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
     due: dict[Key, dt.datetime] = field(default_factory=dict)
@@ -138,21 +137,34 @@ class Runtime:
         if kind == "packet":
             self.packet_due.pop(key, None)
 
-    # ---- caches --------------------------------------------------------------------------------------
+    # ---- the inventory -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Lists every kind from the API server into the inventory (at start-up and every resync)."""
+        namespaces = self.settings.namespaces
+        for kind, plural, cluster_scoped in (
+            ("policies", policy_model.PLURAL, True),
+            ("packets", packet_model.PLURAL, False),
+            ("services", service_model.PLURAL, False),
+        ):
+            items, version = io.list_custom_objects(self.clients, plural, namespaces, cluster_scoped)
+            self.inventory.replace(kind, items, version)
+
     def policy(self) -> ReadinessPolicySpec:
-        for spec in self.policies().get("default", ()):
+        body = self.inventory.get("policies", ("", policy_model.DEFAULT_POLICY_NAME))
+        if body is not None:
             try:
-                return effective_policy(ReadinessPolicySpec.model_validate(spec or {}))
+                return effective_policy(ReadinessPolicySpec.model_validate(body.get("spec") or {}))
             except ValidationError as exc:
                 log.error("ReadinessPolicy default is invalid, using the built-in policy: %s", exc)
         return effective_policy(None)
 
     def service_body(self, key: Key) -> Mapping[str, Any] | None:
-        return next(iter(self.services().get(key, ())), None)
+        return self.inventory.get("services", key)
 
     def packets_in(self, namespace: str) -> list[tuple[str, ReadinessPacketSpec]]:
         out = []
-        for name, spec in self.packets().get(namespace, ()):
+        for body in self.inventory.in_namespace("packets", namespace):
+            name, spec = body["metadata"]["name"], body.get("spec") or {}
             try:
                 out.append((name, ReadinessPacketSpec.model_validate(spec)))
             except ValidationError:
@@ -165,7 +177,7 @@ class Runtime:
         return sorted(out, key=lambda p: p[0])
 
     def claimant(self, namespace: str, workload: str) -> str | None:
-        names = sorted(self.by_workload().get((namespace, workload), ()))
+        names = self.inventory.claimants(namespace, workload)
         return names[0] if names else None
 
 
@@ -657,15 +669,12 @@ def services_for_packet(rt: Runtime, namespace: str, packet_name: str, service_n
     keys = set()
     if service_name:
         keys.add((namespace, service_name))
-    for (ns, name), store in rt.services().items():
-        if ns != namespace:
-            continue
-        for body in store:
-            ref = (body.get("spec") or {}).get("packetRef") or {}
-            if ref.get("name") == packet_name:
-                keys.add((ns, name))
+    for body in rt.inventory.in_namespace("services", namespace):
+        ref = (body.get("spec") or {}).get("packetRef") or {}
+        if ref.get("name") == packet_name:
+            keys.add((namespace, body["metadata"]["name"]))
     return sorted(keys)
 
 
 def all_service_keys(rt: Runtime) -> Iterable[Key]:
-    return sorted(rt.services().keys())
+    return rt.inventory.keys("services")

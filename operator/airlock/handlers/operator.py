@@ -1,8 +1,10 @@
 """kopf handlers: every one is level-based and calls the same idempotent reconcile.
 
-Only `@kopf.on.event` and `@kopf.index` are used: no finalizers, no progress or last-handled annotations,
-on our resources or on Deployments we do not own. kopf waits for every index to be filled before it
-runs a handler, so the first pass after a start sees every packet and the policy.
+Only `@kopf.on.event` is used: no finalizers, no progress or last-handled annotations, on our resources
+or on Deployments we do not own. What the passes need to know of other objects (packets, the policy,
+which AIService claims a Deployment) is the runtime's inventory: listed at start-up, before the first
+event is handled, so the first pass after a start sees every packet and the policy; kept current by the
+events below; listed again at every resync.
 """
 
 from __future__ import annotations
@@ -40,55 +42,17 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     return runtime
 
 
-def _bind_indices(rt: Runtime, kw: dict[str, Any]) -> None:
-    # kopf hands indices only to handlers; the resync loop reads them through the runtime.
-    rt.services = lambda: kw["airlock_services"]
-    rt.packets = lambda: kw["airlock_packets"]
-    rt.policies = lambda: kw["airlock_policies"]
-    rt.by_workload = lambda: kw["airlock_workloads"]
-
-
-# ---- indices: in-memory views that kopf keeps current from the watch streams --------------------------
-
-
-@kopf.index(*AIS, id="airlock_services")
-def airlock_services(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {
-        (namespace, name): {
-            "metadata": dict(body.metadata),
-            "spec": dict(body.spec),
-            "status": dict(body.status),
-        }
-    }
-
-
-@kopf.index(*AIS, id="airlock_workloads")
-def airlock_workloads(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
-    workload = (spec.get("workload") or {}).get("name")
-    return {(namespace, workload): name} if workload else {}
-
-
-@kopf.index(*RP, id="airlock_packets")
-def airlock_packets(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
-    return {namespace: (name, dict(spec))}
-
-
-@kopf.index(*RPOL, id="airlock_policies")
-def airlock_policies(name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
-    return {name: dict(spec)}
-
-
 # ---- events ------------------------------------------------------------------------------------------
 
 
 @kopf.on.event(*AIS, id="aiservice")
 def on_aiservice(
-    type: str, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
+    type: str, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
     namespace = namespace or ""
     rt = _runtime(memo)
-    _bind_indices(rt, kw)
     if type == "DELETED":
+        rt.inventory.drop("services", (namespace, name))
         rt.forget((namespace, name))
         rt.metrics.forget_service(namespace, name)
         log.info(
@@ -102,6 +66,7 @@ def on_aiservice(
         )
         return
     seen = time.perf_counter()
+    rt.inventory.put("services", body)
     plan = reconciler.reconcile_service_or_retry(rt, (namespace, name), _plain(body))
     if plan is not None and plan.status_first is not None and plan.scale_to == 0:
         rt.metrics.kill_reaction_seconds.observe(time.perf_counter() - seen)
@@ -115,32 +80,35 @@ def on_aiservice(
 
 @kopf.on.event(*RP, id="readinesspacket")
 def on_packet(
-    type: str, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
+    type: str, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
     namespace = namespace or ""
     rt = _runtime(memo)
-    _bind_indices(rt, kw)
     if type == "DELETED":
+        rt.inventory.drop("packets", (namespace, name))
         rt.forget_packet((namespace, name))
     else:
+        rt.inventory.put("packets", body)
         reconciler.reconcile_packet_or_retry(rt, _plain(body))
     for key in reconciler.services_for_packet(rt, namespace, name, (body.get("spec") or {}).get("service")):
         reconciler.reconcile_service_or_retry(rt, key)
 
 
 @kopf.on.event(*RPOL, id="readinesspolicy")
-def on_policy(memo: kopf.Memo, **kw: Any) -> None:
+def on_policy(type: str, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> None:
     rt = _runtime(memo)
-    _bind_indices(rt, kw)
+    if type == "DELETED":
+        rt.inventory.drop("policies", ("", name))
+    else:
+        rt.inventory.put("policies", body)
     for key in reconciler.all_service_keys(rt):
         reconciler.reconcile_service_or_retry(rt, key)
 
 
 @kopf.on.event("apps", "v1", "deployments", id="deployment")
-def on_deployment(namespace: str | None, name: str, memo: kopf.Memo, **kw: Any) -> None:
+def on_deployment(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
     namespace = namespace or ""
     rt = _runtime(memo)
-    _bind_indices(rt, kw)
     owner = rt.claimant(namespace, name)
     if owner is not None:  # ungoverned Deployments are none of Airlock's business
         reconciler.reconcile_service_or_retry(rt, (namespace, owner))
@@ -151,7 +119,11 @@ def _plain(body: kopf.Body) -> dict[str, Any]:
 
 
 def _packets_naming(rt: Runtime, namespace: str, service: str) -> list[str]:
-    return sorted(name for name, spec in rt.packets().get(namespace, ()) if spec.get("service") == service)
+    return [
+        body["metadata"]["name"]
+        for body in rt.inventory.in_namespace("packets", namespace)
+        if (body.get("spec") or {}).get("service") == service
+    ]
 
 
 # ---- start-up and the timer loop -----------------------------------------------------------------------
@@ -178,6 +150,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.connect_timeout = 5
     settings.networking.connect_timeout = 5
     settings.networking.request_timeout = 30
+    # The inventory is complete before kopf starts its watches and hands out the first event.
+    started = time.monotonic()
+    await asyncio.to_thread(memo["runtime"].refresh)
+    log.info("inventory listed in %.2fs", time.monotonic() - started)
     memo["timer"] = asyncio.get_running_loop().create_task(_timers(memo))
     log.info("airlock operator ready")
 
@@ -202,8 +178,12 @@ async def _timers(memo: kopf.Memo) -> None:
         due = [key for key, when in list(rt.due.items()) if when <= current]
         packets = [key for key, when in list(rt.packet_due.items()) if when <= current]
         if time.monotonic() >= next_resync:
-            due = list(reconciler.all_service_keys(rt))
             next_resync = time.monotonic() + rt.settings.resync_seconds
+            try:
+                await asyncio.to_thread(rt.refresh)
+            except Exception:  # the watches keep the inventory current meanwhile; the next resync retries
+                log.exception("re-listing the inventory failed; keeping what the watches delivered")
+            due = list(reconciler.all_service_keys(rt))
         try:
             for key in packets:
                 rt.packet_due.pop(key, None)

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import urllib3
@@ -114,6 +114,54 @@ def read_deployment(clients: Clients, namespace: str, name: str) -> dict[str, An
         raise
     data: dict[str, Any] = json.loads(resp.data)
     return data
+
+
+LIST_PAGE = 500
+LIST_TIMEOUT = 60.0
+
+
+def list_custom_objects(
+    clients: Clients, plural: str, namespaces: Sequence[str], cluster_scoped: bool = False
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Every object of one of Airlock's kinds, page by page: in `namespaces`, or cluster-wide when there
+    are none (or the kind is cluster-scoped). Returns the items and the oldest list resourceVersion."""
+    items: list[dict[str, Any]] = []
+    versions: list[int] = []
+    scopes: list[str | None] = [None] if cluster_scoped or not namespaces else list(namespaces)
+    for namespace in scopes:
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "limit": LIST_PAGE,
+                "_request_timeout": LIST_TIMEOUT,
+                "_preload_content": False,
+            }
+            if token:
+                kwargs["_continue"] = token
+            if namespace is None:
+                resp = _call(
+                    clients, clients.custom.list_cluster_custom_object, GROUP, VERSION, plural, **kwargs
+                )
+            else:
+                resp = _call(
+                    clients,
+                    clients.custom.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    plural,
+                    **kwargs,
+                )
+            data = json.loads(resp.data)
+            items.extend(data.get("items") or [])
+            meta = data.get("metadata") or {}
+            token = meta.get("continue") or None
+            if not token:
+                version = meta.get("resourceVersion") or ""
+                if version.isdigit():
+                    versions.append(int(version))
+                break
+    return items, (str(min(versions)) if versions else None)
 
 
 def read_custom_object(
