@@ -75,7 +75,7 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # PR_SET_PDEATHSIG: the child gets SIGTERM when the process that started it dies, however it dies.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
@@ -219,7 +219,7 @@ class LocalCluster:
             stdout=logfile,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl runs between fork and exec
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl runs between fork and exec
         )
         logfile.close()
 

@@ -207,7 +207,8 @@ def patch_scale(
     may still see the old one for a moment: a denial is retried briefly before it is reported.
     """
     deadline = time.monotonic() + retry_for
-    delay = 0.05
+    # The informer usually catches up within milliseconds: retry soon, then back off.
+    delay = 0.01
     while True:
         try:
             _call(
