@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tests.cluster.helpers import aiservice, deployment
 from tests.cluster.test_operator import condition, events, replicas, status
 from tests.conftest import Cluster, OperatorProcess
+from tests.strategies import junk
 
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
@@ -124,18 +125,6 @@ def _packet(namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**40), max_value=2**40),
-    st.floats(allow_nan=False),
-    st.text(max_size=40),
-)
-junk = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
-    max_leaves=8,
-)
 sections = st.fixed_dictionaries(
     {},
     optional={

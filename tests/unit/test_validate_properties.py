@@ -13,19 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airlock.cli.main import main
+from tests.strategies import junk
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**40), max_value=2**40),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=30),
-)
-junk = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
-    max_leaves=8,
-)
 sections = st.fixed_dictionaries(
     {},
     optional={

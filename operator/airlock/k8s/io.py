@@ -102,18 +102,21 @@ def merge_patch(old: Any, new: Any) -> Any:
     return patch
 
 
-def read_deployment(clients: Clients, namespace: str, name: str) -> dict[str, Any] | None:
-    """The Deployment as a plain dict, or None when it does not exist."""
+def _read_or_none(clients: Clients, fn: Callable[..., Any], *args: Any) -> dict[str, Any] | None:
+    """A GET as a plain dict, or None when the object does not exist."""
     try:
-        resp: Any = _call(
-            clients, clients.apps.read_namespaced_deployment, name, namespace, _preload_content=False
-        )
+        resp: Any = _call(clients, fn, *args, _preload_content=False)
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise
     data: dict[str, Any] = json.loads(resp.data)
     return data
+
+
+def read_deployment(clients: Clients, namespace: str, name: str) -> dict[str, Any] | None:
+    """The Deployment as a plain dict, or None when it does not exist."""
+    return _read_or_none(clients, clients.apps.read_namespaced_deployment, name, namespace)
 
 
 LIST_PAGE = 500
@@ -168,34 +171,11 @@ def read_custom_object(
     clients: Clients, plural: str, namespace: str | None, name: str
 ) -> dict[str, Any] | None:
     """One of Airlock's custom resources, read fresh from the API server; None when it does not exist."""
-    try:
-        if namespace is None:
-            resp: Any = _call(
-                clients,
-                clients.custom.get_cluster_custom_object,
-                GROUP,
-                VERSION,
-                plural,
-                name,
-                _preload_content=False,
-            )
-        else:
-            resp = _call(
-                clients,
-                clients.custom.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                _preload_content=False,
-            )
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    data: dict[str, Any] = json.loads(resp.data)
-    return data
+    if namespace is None:
+        return _read_or_none(clients, clients.custom.get_cluster_custom_object, GROUP, VERSION, plural, name)
+    return _read_or_none(
+        clients, clients.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+    )
 
 
 def patch_scale(
