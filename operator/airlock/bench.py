@@ -1021,6 +1021,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the working directories (logs)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: N=100, 50 toggles, 30 s soak")
     args = parser.parse_args(argv)
+    if args.admission_blocks < 2:
+        # Blocks alternate binding present / deleted: one block would measure only one side.
+        parser.error("--admission-blocks must be at least 2 (blocks alternate with and without the policy)")
     if args.quick:
         args.sizes, args.toggles, args.soak_seconds = "100", 50, 30.0
         args.admission_blocks, args.admission_calls, args.idle_seconds = 4, 50, 5.0
