@@ -243,34 +243,23 @@ def patch_status(
     body: dict[str, Any] = {"status": patch}
     if resource_version is not None:
         body["metadata"] = {"resourceVersion": resource_version}
+    scope: tuple[str, ...]
+    if namespace is None:
+        fn, scope = clients.custom.patch_cluster_custom_object_status, (GROUP, VERSION)
+    else:
+        fn, scope = clients.custom.patch_namespaced_custom_object_status, (GROUP, VERSION, namespace)
     try:
-        if namespace is None:
-            resp: Any = _call(
-                clients,
-                clients.custom.patch_cluster_custom_object_status,
-                GROUP,
-                VERSION,
-                plural,
-                name,
-                body,
-                field_manager=field_manager,
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
-            )
-        else:
-            resp = _call(
-                clients,
-                clients.custom.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                body,
-                field_manager=field_manager,
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
-            )
+        resp: Any = _call(
+            clients,
+            fn,
+            *scope,
+            plural,
+            name,
+            body,
+            field_manager=field_manager,
+            _content_type=MERGE_PATCH,
+            _preload_content=False,
+        )
     except ApiException as exc:
         if exc.status == 409:
             raise ConflictError(
