@@ -537,6 +537,21 @@ class Private:
                 "install", "airlock", str(CHART), "--namespace", "airlock-system", "--create-namespace"
             )
         self.kubectl("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
+        # Until the API server has synced the policy's parameter kind, the fail-closed policy refuses every
+        # Deployment write; wait for a server-side dry run to pass, as the session fixture does.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            probe = self.kubectl(
+                "create",
+                "deployment",
+                "admission-probe",
+                "--image=registry.example/probe:1",
+                "--dry-run=server",
+                check=False,
+            )
+            if probe.returncode == 0:
+                break
+            time.sleep(0.2)
 
     def scale_is_admitted(self, namespace: str, name: str, replicas: int) -> bool:
         result = self.kubectl(
