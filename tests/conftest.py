@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from airlock.admission_probe import wait_until_enforced
 from airlock.localcluster import LocalCluster, find_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,23 +114,8 @@ def _install_admission(cluster: Cluster) -> None:
     if not (ADMISSION.is_dir() and any(ADMISSION.glob("*.yaml"))):
         return
     cluster.kubectl("apply", "--server-side", "--field-manager=airlock-tests", "-f", str(ADMISSION))
-    # Until the API server has synced the policy's parameter kind, the policy (failurePolicy: Fail)
-    # refuses every Deployment write; wait for a server-side dry run to pass.
-    cluster.wait_for(
-        lambda: (
-            cluster.kubectl(
-                "create",
-                "deployment",
-                "admission-probe",
-                "--image=registry.example/probe:1",
-                "--dry-run=server",
-                check=False,
-            ).returncode
-            == 0
-        ),
-        timeout=60,
-        what="the admission policy to be ready",
-    )
+    # Applied is not enforcing: wait for the policies to refuse and admit as they should.
+    wait_until_enforced(cluster.local)
 
 
 @pytest.fixture(scope="session")

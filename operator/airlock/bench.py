@@ -44,6 +44,7 @@ from typing import IO, Any
 
 import yaml
 
+from airlock.admission_probe import wait_until_enforced
 from airlock.bench_agents import KILL_SWITCH, MERGE_PATCH, Api, ApiError
 from airlock.bench_stats import Summary, fmt, halves_growth, ratio, slope, summarize
 from airlock.localcluster import LocalCluster, die_with_parent, find_binaries, free_port
@@ -393,24 +394,7 @@ def install(bench: Bench) -> None:
     bench.kubectl("apply", "--server-side", "--field-manager=airlock-bench", "-f", str(CRDS))
     bench.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     bench.kubectl("apply", "--server-side", "--field-manager=airlock-bench", "-f", str(POLICY))
-    probe = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "admission-probe", "namespace": "default"},
-        "spec": _deployment_spec("admission-probe", 1),
-    }
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            bench.api.request(
-                "POST", "/apis/apps/v1/namespaces/default/deployments", probe, params={"dryRun": "All"}
-            )
-            return
-        except ApiError:
-            # Until the policy's parameter informer has synced, failurePolicy: Fail refuses every write.
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    wait_until_enforced(bench.cluster)
 
 
 def _deployment_spec(name: str, replicas: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from airlock import samples
+from airlock.admission_probe import wait_until_enforced
 from airlock.localcluster import REPO_ROOT, LocalCluster, find_binaries
 
 NS = "support"
@@ -92,26 +93,8 @@ class Demo:
         self.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s", show=False)
         self.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "manifests" / "admission"))
-        self.wait(
-            lambda: (
-                subprocess.run(
-                    [
-                        self.cluster.kubectl,
-                        f"--kubeconfig={self.cluster.kubeconfig}",
-                        "create",
-                        "deployment",
-                        "probe",
-                        "--image=registry.example/probe:1",
-                        "--dry-run=server",
-                    ],
-                    capture_output=True,
-                    check=False,
-                ).returncode
-                == 0
-            ),
-            "the admission policy to be ready",
-            timeout=60,
-        )
+        took = wait_until_enforced(self.cluster)
+        self.say(f"admission policies enforcing after {took:.1f}s")
 
     def start_operator(self, title: str = "Start the operator (airlock run)") -> None:
         self.step(title)

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from airlock.localcluster import LocalCluster, find_binaries, free_port
+from airlock.admission_probe import wait_until_enforced
+from airlock.localcluster import ControlPlaneError, LocalCluster, find_binaries, free_port
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import ADMISSION, CRDS, Cluster, start_operator
 
@@ -537,21 +538,8 @@ class Private:
                 "install", "airlock", str(CHART), "--namespace", "airlock-system", "--create-namespace"
             )
         self.kubectl("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
-        # Until the API server has synced the policy's parameter kind, the fail-closed policy refuses every
-        # Deployment write; wait for a server-side dry run to pass, as the session fixture does.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            probe = self.kubectl(
-                "create",
-                "deployment",
-                "admission-probe",
-                "--image=registry.example/probe:1",
-                "--dry-run=server",
-                check=False,
-            )
-            if probe.returncode == 0:
-                break
-            time.sleep(0.2)
+        # Applied is not enforcing: wait for the policies to refuse and admit as they should.
+        wait_until_enforced(self.local)
 
     def scale_is_admitted(self, namespace: str, name: str, replicas: int) -> bool:
         result = self.kubectl(
@@ -616,8 +604,11 @@ def test_deleting_the_policy_binding_first_lifts_the_cap_and_reapplying_restores
     namespace = governed_service(private)
     private.kubectl("delete", "validatingadmissionpolicybinding", "airlock-replica-cap")
     wait(lambda: private.scale_is_admitted(namespace, "web", 3), "the cap to be lifted")
-    # The policy itself is still there: a policy without a binding enforces nothing.
+    # The policy itself is still there: a policy without a binding enforces nothing, and the install probe
+    # says so instead of taking a stored policy for an enforcing one.
     private.kubectl("get", "validatingadmissionpolicy", "airlock-replica-cap")
+    with pytest.raises(ControlPlaneError, match="the replica cap did not refuse"):
+        wait_until_enforced(private.local, timeout=2)
     private.install()
     wait(lambda: not private.scale_is_admitted(namespace, "web", 3), "the cap to be enforced again")
 

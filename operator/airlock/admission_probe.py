@@ -1,0 +1,139 @@
+"""Wait until a freshly applied set of Airlock admission policies is enforcing, not merely stored.
+
+After `kubectl apply -f manifests/admission` the API server needs a moment before the policies act: it
+loads policies and bindings on a refresh loop, then starts an informer for each parameter kind. Until that
+informer has synced, a fail-closed policy refuses every matching write ("paramKind ... not yet synced"),
+and before the binding is loaded at all, the policy admits everything. A write that merely succeeds proves
+neither, so this probe looks for positive evidence:
+
+1. an AIService `airlock-admission-probe` in namespace `default` caps a Deployment of the same name at one
+   replica, so a server-side dry run creating that Deployment at two replicas must be refused with the
+   replica cap's own message;
+2. a server-side dry run creating a ReadinessPacket must be admitted (the ReadinessPolicy parameter of
+   `airlock-approvals-trusted-gitops` is synced).
+
+The probe AIService is deleted afterwards; nothing else is written (the other requests are dry runs).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from airlock import samples
+from airlock.localcluster import ControlPlaneError, LocalCluster
+
+NAME = "airlock-admission-probe"
+NAMESPACE = "default"
+CAP_MESSAGE = f"Airlock: Deployment {NAME} may run at most 1 replicas"
+
+
+def _aiservice() -> dict[str, Any]:
+    doc = samples.load("service.yaml")
+    doc["metadata"] = {"name": NAME, "namespace": NAMESPACE}
+    doc["spec"]["workload"] = {"name": NAME}
+    doc["spec"]["pilotReplicas"] = 1
+    return doc
+
+
+def _deployment(replicas: int) -> dict[str, Any]:
+    labels = {"app": NAME}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "probe", "image": "registry.example/probe:1"}]},
+            },
+        },
+    }
+
+
+def _packet() -> dict[str, Any]:
+    doc = samples.load("packet-complete.yaml")
+    doc["metadata"] = {"name": NAME, "namespace": NAMESPACE}
+    doc["spec"]["approvals"] = []
+    return doc
+
+
+def wait_until_enforced(
+    cluster: LocalCluster, timeout: float = 60.0, say: Callable[[str], None] | None = None
+) -> float:
+    """Blocks until the replica cap and the approval policies are enforcing; returns the seconds it took.
+
+    Raises ControlPlaneError naming what was still missing, with the API server's last answer.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+
+    def kubectl(*args: str, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [cluster.kubectl, f"--kubeconfig={cluster.kubeconfig}", *args, "-f", "-"],
+            input=yaml.safe_dump(doc),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def until(
+        what: str, ok: Callable[[subprocess.CompletedProcess[str]], bool], *args: str, doc: Any
+    ) -> None:
+        while True:
+            result = kubectl(*args, doc=doc)
+            if ok(result):
+                return
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(
+                    f"the Airlock admission policies were not enforcing after {timeout:.0f}s: {what}; "
+                    f"last answer: {(result.stderr or result.stdout).strip()!r}. "
+                    "Check `kubectl get validatingadmissionpolicy,validatingadmissionpolicybinding`."
+                )
+            time.sleep(0.2)
+
+    created = kubectl("apply", "--server-side", "--field-manager=airlock-admission-probe", doc=_aiservice())
+    if created.returncode != 0:
+        raise ControlPlaneError(f"could not create the probe AIService: {created.stderr.strip()}")
+    try:
+        until(
+            "the replica cap did not refuse a Deployment above its AIService's pilot size",
+            lambda r: r.returncode != 0 and CAP_MESSAGE in r.stderr,
+            "create",
+            "--dry-run=server",
+            doc=_deployment(2),
+        )
+        if say:
+            say("replica cap enforcing")
+        until(
+            "a ReadinessPacket could not be written",
+            lambda r: r.returncode == 0,
+            "create",
+            "--dry-run=server",
+            doc=_packet(),
+        )
+    finally:
+        subprocess.run(
+            [
+                cluster.kubectl,
+                f"--kubeconfig={cluster.kubeconfig}",
+                "delete",
+                "aiservice",
+                NAME,
+                "-n",
+                NAMESPACE,
+                "--ignore-not-found",
+                "--wait=false",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    return time.monotonic() - started
