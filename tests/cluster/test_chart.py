@@ -595,6 +595,7 @@ def test_helm_install_creates_the_release_and_prints_how_to_check_it(private: Pr
     notes = private.install_output.split("NOTES:", 1)[-1]
     assert "kubectl -n airlock-system rollout status deployment/airlock-operator" in notes, notes
     assert "kubectl get validatingadmissionpolicy" in notes, notes
+    assert "--replicas=<ALLOWED + 1> --dry-run=server" in notes, notes
     assert private.kubectl(
         "get", "deployment", "airlock-operator", "-n", "airlock-system", "-o", "name"
     ).stdout
