@@ -41,20 +41,10 @@ def _aiservice() -> dict[str, Any]:
 
 
 def _deployment(replicas: int) -> dict[str, Any]:
-    labels = {"app": NAME}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "probe", "image": "registry.example/probe:1"}]},
-            },
-        },
-    }
+    doc = samples.load("deployment.yaml")
+    doc["metadata"] = {"name": NAME, "namespace": NAMESPACE}
+    doc["spec"]["replicas"] = replicas
+    return doc
 
 
 def _packet() -> dict[str, Any]:
@@ -64,9 +54,7 @@ def _packet() -> dict[str, Any]:
     return doc
 
 
-def wait_until_enforced(
-    cluster: LocalCluster, timeout: float = 60.0, say: Callable[[str], None] | None = None
-) -> float:
+def wait_until_enforced(cluster: LocalCluster, timeout: float = 60.0) -> float:
     """Blocks until the replica cap and the approval policies are enforcing; returns the seconds it took.
 
     Raises ControlPlaneError naming what was still missing, with the API server's last answer.
@@ -110,8 +98,6 @@ def wait_until_enforced(
             "--dry-run=server",
             doc=_deployment(2),
         )
-        if say:
-            say("replica cap enforcing")
         until(
             "a ReadinessPacket could not be written",
             lambda r: r.returncode == 0,
