@@ -13,10 +13,16 @@ neither, so this probe looks for positive evidence:
    `airlock-approvals-trusted-gitops` is synced).
 
 The probe AIService is deleted afterwards; nothing else is written (the other requests are dry runs).
+
+The policy reads AIServices through one informer, which receives them in the order they were written, so
+a refusal naming the probe also proves that every AIService write made before the call (a new service,
+a status patch, a kill-switch annotation) is visible to admission: the tests use it as that barrier.
+Each call writes the probe with a fresh token, so it is a new write even if a deletion was missed.
 """
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import time
 from collections.abc import Callable
@@ -30,11 +36,12 @@ from airlock.localcluster import ControlPlaneError, LocalCluster
 NAME = "airlock-admission-probe"
 NAMESPACE = "default"
 CAP_MESSAGE = f"Airlock: Deployment {NAME} may run at most 1 replicas"
+TOKEN = "airlock.dev/admission-probe"
 
 
 def _aiservice() -> dict[str, Any]:
     doc = samples.load("service.yaml")
-    doc["metadata"] = {"name": NAME, "namespace": NAMESPACE}
+    doc["metadata"] = {"name": NAME, "namespace": NAMESPACE, "annotations": {TOKEN: secrets.token_hex(8)}}
     doc["spec"]["workload"] = {"name": NAME}
     doc["spec"]["pilotReplicas"] = 1
     return doc

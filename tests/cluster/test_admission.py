@@ -8,11 +8,11 @@ compares the server's answer with `admits(new, old, enforced_cap(...))`.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 import pytest
 
+from airlock.admission_probe import wait_until_enforced
 from airlock.logic.cap import admits, enforced_cap
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster
@@ -71,7 +71,7 @@ def outcomes(cluster: Cluster) -> dict[str, tuple[bool, str]]:
                 "-p",
                 json.dumps({"status": {"allowedReplicas": c.status_allowed}}),
             )
-    time.sleep(2)  # the policy reads AIServices from an informer
+    wait_until_enforced(cluster.local)  # a barrier: admission has seen every AIService write above
     results = {}
     for c in CASES:
         if c.old is None:

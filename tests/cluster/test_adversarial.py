@@ -77,7 +77,16 @@ def test_two_services_claiming_one_deployment_leave_it_to_the_lowest_name_and_bo
         in condition(status(cluster, namespace, "b-bot"), "WorkloadFound")["message"]
     )
     # Admission evaluates every AIService naming the Deployment: the stricter cap wins.
-    time.sleep(1)
+    # (Admission reads the status through an informer: let it catch up before the real write.)
+    cluster.wait_for(
+        lambda: (
+            "AIService b-bot"
+            in cluster.kubectl(
+                "scale", "deployment", "bot", "-n", namespace, "--replicas=2", "--dry-run=server", check=False
+            ).stderr
+        ),
+        what="admission to see b-bot's status",
+    )
     denied = cluster.kubectl("scale", "deployment", "bot", "-n", namespace, "--replicas=2", check=False)
     assert denied.returncode != 0 and "AIService b-bot" in denied.stderr
 

@@ -180,7 +180,23 @@ def test_a_version_bump_without_a_packet_holds_a_promoted_service(
     st = status(cluster, namespace)
     assert st["allowedReplicas"] == 4 and replicas(cluster, namespace) == 4 and st["stage"] == "Production"
     assert "versions" in st["blockingGates"]
-    time.sleep(1)
+    # Admission reads the status through an informer: let it catch up before the real write.
+    cluster.wait_for(
+        lambda: (
+            "at most 4 replicas"
+            in cluster.kubectl(
+                "scale",
+                "deployment",
+                "support-assistant",
+                "-n",
+                namespace,
+                "--replicas=5",
+                "--dry-run=server",
+                check=False,
+            ).stderr
+        ),
+        what="admission to see the held cap",
+    )
     grow = cluster.kubectl(
         "scale", "deployment", "support-assistant", "-n", namespace, "--replicas=5", check=False
     )

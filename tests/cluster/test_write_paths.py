@@ -15,6 +15,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from airlock.admission_probe import wait_until_enforced
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster
 
@@ -114,7 +115,7 @@ def _governed(cluster: Cluster, ns: str, name: str, *, killed: bool, replicas: i
         {"airlock.dev/kill-switch": "true", "airlock.dev/kill-switch-reason": "INC-4711"} if killed else {}
     )
     cluster.apply(aiservice(name, ns, pilot=1, annotations=annotations))
-    time.sleep(1.5)  # admission reads AIServices from an informer
+    wait_until_enforced(cluster.local)  # a barrier: admission has seen the AIService
 
 
 @pytest.mark.parametrize("write", WRITES, ids=[w.__name__.replace("_", " ") for w in WRITES])
@@ -144,7 +145,7 @@ def test_a_scale_up_while_killed_is_denied_with_the_reason(
 
 def test_a_create_above_the_cap_is_denied(cluster: Cluster, namespace: str) -> None:
     cluster.apply(aiservice("bot", namespace, pilot=2))
-    time.sleep(1.5)
+    wait_until_enforced(cluster.local)
     r = cluster.apply(deployment("bot", namespace, 3), check=False)
     assert r.returncode != 0 and "may run at most 2 replicas (asked for 3)" in r.stderr
     cluster.apply(deployment("bot", namespace, 2))
@@ -153,7 +154,7 @@ def test_a_create_above_the_cap_is_denied(cluster: Cluster, namespace: str) -> N
 def test_an_ungoverned_deployment_is_left_alone(cluster: Cluster, namespace: str) -> None:
     cluster.apply(aiservice("bot", namespace, pilot=1))
     cluster.apply(deployment("other", namespace, 1))
-    time.sleep(1.5)
+    wait_until_enforced(cluster.local)
     assert kubectl_scale(cluster, namespace, "other", 30)[0]
 
 
