@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from airlock.admission_probe import wait_until_enforced
-from airlock.localcluster import LocalCluster, find_binaries
+from airlock.localcluster import LocalCluster, die_with_parent, find_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 CRDS = ROOT / "crds"
@@ -186,6 +186,7 @@ def start_operator(
             text=True,
             env=env,
             cwd=ROOT,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl runs between fork and exec
         )
     op = OperatorProcess(proc, log_path)
     deadline = time.monotonic() + 30

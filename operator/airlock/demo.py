@@ -23,7 +23,7 @@ import yaml
 
 from airlock import samples
 from airlock.admission_probe import wait_until_enforced
-from airlock.localcluster import REPO_ROOT, LocalCluster, find_binaries
+from airlock.localcluster import REPO_ROOT, LocalCluster, die_with_parent, find_binaries
 
 NS = "support"
 SERVICE = "support-assistant"
@@ -104,7 +104,11 @@ class Demo:
         env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "AIRLOCK_METRICS_PORT": "0"}
         with path.open("ab") as log:
             self.operator = subprocess.Popen(
-                [sys.executable, "-m", "airlock", "run"], stdout=log, stderr=subprocess.STDOUT, env=env
+                [sys.executable, "-m", "airlock", "run"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl runs between fork and exec
             )
         self.wait(lambda: path.read_bytes().count(b"airlock operator ready") > ready_before, "the operator")
         self.say(f"operator running (pid {self.operator.pid}); log: {path}")

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from airlock import samples
+from airlock.localcluster import die_with_parent
 from tests.cluster.helpers import deployment
 from tests.conftest import ROOT, Cluster
 
@@ -36,6 +37,7 @@ def test_json_logs_are_one_object_a_line_with_the_object_and_reason_of_each_deci
             stderr=subprocess.STDOUT,
             env=env,
             cwd=ROOT,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl runs between fork and exec
         )
     try:
         cluster.wait_for(
