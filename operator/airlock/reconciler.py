@@ -257,6 +257,26 @@ def _ref(kind: str, key: Key) -> dict[str, str]:
     return {"kind": kind, "namespace": key[0], "name": key[1]}
 
 
+def _announce(
+    rt: Runtime,
+    kind: str,
+    key: Key,
+    involved: dict[str, Any],
+    event_type: str,
+    reason: str,
+    message: str,
+    *,
+    detail: str = "",
+    name: str | None = None,
+) -> None:
+    """Logs a transition and records its Event. The log line carries the reason and the object only:
+    event messages can quote packet content."""
+    log.info(
+        "%s %s/%s: %s%s", kind, *key, reason, detail, extra={"k8s_ref": _ref(kind, key), "reason": reason}
+    )
+    io.emit_event(rt.clients, involved, event_type, reason, message, name=name)
+
+
 def _not_older(version: str | None, than: str) -> bool:
     """Whether resourceVersion `version` is at least `than`. Kubernetes calls them opaque, but every API
     server backed by etcd issues increasing integers; anything else counts as older (and is re-read)."""
@@ -360,8 +380,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     final = plan.status.to_api()
     for event in kill_events:
         name = _kill_event_name(view.name, involved["uid"], event.reason, previous, written, final)
-        log.info("AIService %s/%s: %s", *key, event.reason, extra={"k8s_ref": ref, "reason": event.reason})
-        io.emit_event(rt.clients, involved, event.type, event.reason, event.message, name=name)
+        _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
         rt.metrics.count_event(event.reason)
     if plan.scale_to is not None:
         io.patch_scale(rt.clients, view.namespace, workload, plan.scale_to, fm)
@@ -380,9 +399,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     for event in events:
         if event.reason in KILL_SWITCH_REASONS:
             continue
-        # The reason and the object only: event messages can quote packet content.
-        log.info("AIService %s/%s: %s", *key, event.reason, extra={"k8s_ref": ref, "reason": event.reason})
-        io.emit_event(rt.clients, involved, event.type, event.reason, event.message)
+        _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message)
         rt.metrics.count_event(event.reason)
 
 
@@ -512,19 +529,14 @@ def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
             rt.settings.field_manager,
             meta.get("resourceVersion"),
         )
-    ref = _ref(packet_model.KIND, (namespace, name))
     if prev.digest is not None and prev.digest != status.digest:
         stale = [a for a in spec.approvals if a.digest == prev.digest]
         if stale:
             who = ", ".join(f"{a.role} by {a.by}" for a in stale)
-            log.info(
-                "ReadinessPacket %s/%s: ApprovalsStale",
-                namespace,
-                name,
-                extra={"k8s_ref": ref, "reason": "ApprovalsStale"},
-            )
-            io.emit_event(
-                rt.clients,
+            _announce(
+                rt,
+                packet_model.KIND,
+                (namespace, name),
                 _packet_ref(body),
                 "Warning",
                 "ApprovalsStale",
@@ -534,12 +546,8 @@ def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
             )
     if prev.complete is not None and prev.complete != status.complete:
         reason, kind = ("PacketComplete", "Normal") if report.passed else ("PacketIncomplete", "Warning")
-        log.info(
-            "ReadinessPacket %s/%s: %s", namespace, name, reason, extra={"k8s_ref": ref, "reason": reason}
-        )
-        io.emit_event(
-            rt.clients, _packet_ref(body), kind, reason, conditions[-1].message if conditions else ""
-        )
+        message = conditions[-1].message if conditions else ""
+        _announce(rt, packet_model.KIND, (namespace, name), _packet_ref(body), kind, reason, message)
 
 
 def reconcile_packet_or_retry(rt: Runtime, body: Mapping[str, Any]) -> None:
@@ -601,38 +609,31 @@ def _announce_approvals(rt: Runtime, body: Mapping[str, Any], approvals: list[Ap
         rt.approvals_version[key] = version
     if seen is None:
         return
-    ref = _ref(packet_model.KIND, key)
     for role in sorted(current):
         if seen.get(role) == current[role]:
             continue
         by, digest = current[role]
-        log.info(
-            "ReadinessPacket %s/%s: Approved role %s",
-            *key,
-            role,
-            extra={"k8s_ref": ref, "reason": "Approved"},
-        )
-        io.emit_event(
-            rt.clients,
+        _announce(
+            rt,
+            packet_model.KIND,
+            key,
             _packet_ref(body),
             "Normal",
             "Approved",
             f"Role {role} approved by {by} for digest {_short_digest(digest)}.",
+            detail=f" role {role}",
         )
     for role in sorted(seen.keys() - current.keys()):
         by, digest = seen[role]
-        log.info(
-            "ReadinessPacket %s/%s: ApprovalRemoved role %s",
-            *key,
-            role,
-            extra={"k8s_ref": ref, "reason": "ApprovalRemoved"},
-        )
-        io.emit_event(
-            rt.clients,
+        _announce(
+            rt,
+            packet_model.KIND,
+            key,
             _packet_ref(body),
             "Normal",
             "ApprovalRemoved",
             f"Approval of role {role} by {by} for digest {_short_digest(digest)} was removed.",
+            detail=f" role {role}",
         )
 
 
