@@ -6,6 +6,7 @@ the generated CRDs and the admission policy installed. Nothing here mocks the Ku
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -103,6 +104,27 @@ class Cluster:
             "create", "token", service_account, "-n", namespace, "--duration=2h"
         ).stdout.strip()
         return self.local.kubeconfig_for_token(token, path, user=f"{namespace}-{service_account}")
+
+    def service_account_may(self, user: str, namespace: str, **attributes: str) -> bool:
+        """Asks the authorizer, as admission's `authorizer` would, whether a ServiceAccount (`user`, as
+        `system:serviceaccount:<ns>:<name>`) may do something in `namespace`."""
+        home = user.split(":")[2]
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": user,
+                "groups": [
+                    "system:serviceaccounts",
+                    f"system:serviceaccounts:{home}",
+                    "system:authenticated",
+                ],
+                "resourceAttributes": {"namespace": namespace, **attributes},
+            },
+        }
+        out = self.kubectl("create", "-o", "json", "-f", "-", stdin=json.dumps(review)).stdout
+        allowed: bool = json.loads(out)["status"].get("allowed", False)
+        return allowed
 
 
 def _install_crds(cluster: Cluster) -> None:

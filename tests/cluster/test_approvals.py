@@ -34,24 +34,6 @@ class Person:
     kubeconfig: Path
 
 
-def _can(cluster: Cluster, user: str, namespace: str, **attributes: str) -> bool:
-    """Asks the authorizer, as admission's `authorizer` would, whether a ServiceAccount (`user`) may do
-    something in `namespace`."""
-    home = user.split(":")[2]
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": user,
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{home}", "system:authenticated"],
-            "resourceAttributes": {"namespace": namespace, **attributes},
-        },
-    }
-    out = cluster.kubectl("create", "-o", "json", "-f", "-", stdin=json.dumps(review)).stdout
-    allowed: bool = json.loads(out)["status"].get("allowed", False)
-    return allowed
-
-
 def make_person(cluster: Cluster, namespace: str, tmp_path: Path, name: str, *cluster_roles: str) -> Person:
     """A ServiceAccount that may edit packets in `namespace` and holds `cluster_roles` there through
     RoleBindings; returns once the authorizer sees every grant."""
@@ -107,7 +89,7 @@ def make_person(cluster: Cluster, namespace: str, tmp_path: Path, name: str, *cl
             )
     cluster.apply(objects)
     cluster.wait_for(
-        lambda: all(_can(cluster, user, namespace, **a) for a in expected),
+        lambda: all(cluster.service_account_may(user, namespace, **a) for a in expected),
         timeout=10,
         what=f"RBAC to grant {user} {expected}",
     )
@@ -242,7 +224,9 @@ def test_an_approver_role_granted_in_another_namespace_does_not_count_here(
     )
     grant = {"verb": "approve", "group": "airlock.dev", "resource": "approvalroles", "name": "security"}
     cluster.wait_for(
-        lambda: _can(cluster, alice.user, elsewhere, **grant), timeout=10, what="the grant elsewhere"
+        lambda: cluster.service_account_may(alice.user, elsewhere, **grant),
+        timeout=10,
+        what="the grant elsewhere",
     )
     admitted, stderr = approve(cluster, alice, empty_packet, "security", alice.user)
     assert not admitted
@@ -552,7 +536,9 @@ def test_a_person_may_approve_eight_roles_in_one_request_but_not_nine(
         ]
     )
     grant = {"verb": "approve", "group": "airlock.dev", "resource": "approvalroles", "name": "role-8"}
-    cluster.wait_for(lambda: _can(cluster, alice.user, empty_packet, **grant), timeout=10, what="the grant")
+    cluster.wait_for(
+        lambda: cluster.service_account_may(alice.user, empty_packet, **grant), timeout=10, what="the grant"
+    )
 
     nine = [{"op": "replace", "path": "/spec/approvals", "value": _many(9, by=alice.user)}]
     admitted, stderr = json_patch(cluster, alice, empty_packet, nine)

@@ -32,26 +32,15 @@ class OnCall:
 
 
 def _may_release(cluster: Cluster, user: str, namespace: str) -> bool:
-    home = user.split(":")[2]
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": user,
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{home}", "system:authenticated"],
-            "resourceAttributes": {
-                "namespace": namespace,
-                "verb": "release",
-                "group": "airlock.dev",
-                "resource": "aiservices",
-                "subresource": "killswitch",
-                "name": SERVICE,
-            },
-        },
-    }
-    out = cluster.kubectl("create", "-o", "json", "-f", "-", stdin=json.dumps(review)).stdout
-    allowed: bool = json.loads(out)["status"].get("allowed", False)
-    return allowed
+    return cluster.service_account_may(
+        user,
+        namespace,
+        verb="release",
+        group="airlock.dev",
+        resource="aiservices",
+        subresource="killswitch",
+        name=SERVICE,
+    )
 
 
 def on_call(cluster: Cluster, namespace: str, tmp_path: Path, name: str, *, releaser: bool) -> OnCall:
