@@ -22,8 +22,10 @@ from pydantic import ValidationError
 from airlock.config import Settings
 from airlock.inventory import Inventory
 from airlock.k8s import io
+from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
+from airlock.logic.killswitch import parse_kill_switch
 from airlock.logic.policy import effective_policy
 from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_service
 from airlock.metrics import Metrics
@@ -177,8 +179,27 @@ class Runtime:
         return sorted(out, key=lambda p: p[0])
 
     def claimant(self, namespace: str, workload: str) -> str | None:
-        names = self.inventory.claimants(namespace, workload)
-        return names[0] if names else None
+        """The AIService the operator acts on for `workload`: the strictest of those naming it."""
+        claims = []
+        for name in self.inventory.claimants(namespace, workload):
+            body = self.inventory.get("services", (namespace, name))
+            if body is not None:
+                claims.append(claim_of(name, body))
+        chosen = strictest_claim(claims)
+        return chosen.name if chosen is not None else None
+
+
+def claim_of(name: str, body: Mapping[str, Any]) -> Claim:
+    """An AIService's claim on its workload, read as admission reads it: killed, or the cap it enforces."""
+    killed = parse_kill_switch((body.get("metadata") or {}).get("annotations")).engaged
+    allowed = (body.get("status") or {}).get("allowedReplicas")
+    pilot = (body.get("spec") or {}).get("pilotReplicas", 1)
+    cap = enforced_cap(
+        killed=killed,
+        status_allowed=allowed if isinstance(allowed, int) else None,
+        pilot_replicas=pilot if isinstance(pilot, int) else 1,
+    )
+    return Claim(name=name, killed=killed, cap=cap)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -316,10 +337,12 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     workload = None
     if deployment is not None:
         meta = deployment.get("metadata", {})
+        template_meta = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
         workload = Workload(
             replicas=int(deployment.get("spec", {}).get("replicas", 1)),
             labels=meta.get("labels") or {},
             annotations=meta.get("annotations") or {},
+            template_annotations=template_meta.get("annotations") or {},
         )
     plan = plan_service(
         view,

@@ -371,8 +371,8 @@ DENIED = [
     ("create", "pods/exec"),
     ("list", "namespaces"),
     ("patch", "customresourcedefinitions.apiextensions.k8s.io"),
-    ("release", "aiservices.airlock.dev/killswitch"),
-    ("approve", "approvalroles.airlock.dev"),
+    ("release", "aiservices.governance.airlock.dev/killswitch"),
+    ("approve", "approvalroles.governance.airlock.dev"),
     ("impersonate", "serviceaccounts"),
 ]
 

@@ -15,7 +15,13 @@ from airlock.logic import cap as caps
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
 from airlock.logic.gates import GateReport, evaluate_gates
 from airlock.logic.killswitch import parse_kill_switch
-from airlock.logic.labels import desired_annotations, desired_labels, metadata_patch
+from airlock.logic.labels import (
+    declared_versions,
+    desired_annotations,
+    desired_labels,
+    metadata_patch,
+    running_versions,
+)
 from airlock.logic.selection import select_packet
 from airlock.models.common import Condition
 from airlock.models.packet import ReadinessPacketSpec
@@ -35,6 +41,8 @@ class Workload:
     replicas: int
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # The pod template's annotations: where the team declares the versions the pods run.
+    template_annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,11 @@ def plan_service(
 
     choice = select_packet(service.name, spec, packets)
     packet = next((p for n, p in packets if n == choice.name), None)
-    report = evaluate_gates(spec, packet, policy, now)
+    declared = declared_versions(workload.template_annotations) if workload is not None else {}
+    report = evaluate_gates(spec, packet, policy, now, workload_versions=declared)
+    pilot, ceiling = caps.effective_bounds(
+        pilot_replicas=spec.pilot_replicas, max_replicas=spec.max_replicas, limits=policy.limits
+    )
     events: list[Event] = []
 
     # Promotion is remembered: a service that once passed is held, not shrunk, when its gates regress.
@@ -112,14 +124,16 @@ def plan_service(
     elif prev.held_replicas is not None:
         held = prev.held_replicas
     elif kill.engaged or current is None:
-        held = prev_kill.replicas_before if prev_kill.replicas_before is not None else spec.pilot_replicas
+        held = prev_kill.replicas_before if prev_kill.replicas_before is not None else pilot
     else:
-        held = max(current, spec.pilot_replicas)
+        held = max(current, pilot)
+    if held is not None and ceiling is not None:
+        held = min(held, ceiling)
 
     # What the gates allow; the kill switch overrides it with 0, and a restore goes back to it.
     unkilled_cap = caps.allowed_replicas(
-        pilot_replicas=spec.pilot_replicas,
-        max_replicas=spec.max_replicas,
+        pilot_replicas=pilot,
+        max_replicas=ceiling,
         gates_passed=report.passed,
         promoted=promoted,
         held_replicas=held,
@@ -135,17 +149,20 @@ def plan_service(
     workload_name = spec.workload.name
     if kill.engaged:
         if prev_kill.engaged:
-            kill_status = prev_kill.model_copy(update={"reason": kill.reason})
+            kill_status = prev_kill.model_copy(
+                update={"reason": kill.reason, "engaged_by": prev_kill.engaged_by or kill.by}
+            )
         else:
             kill_status = KillSwitchStatus(
-                engaged=True, reason=kill.reason, since=now, replicas_before=current
+                engaged=True, reason=kill.reason, engaged_by=kill.by, since=now, replicas_before=current
             )
             status_first_needed = True
             events.append(
                 Event(
                     "Warning",
                     "KillSwitchEngaged",
-                    f"Kill switch engaged ({kill.reason or 'no reason given'}); Deployment {workload_name} "
+                    f"Kill switch engaged by {kill.by or 'an unnamed identity'} "
+                    f"({kill.reason or 'no reason given'}); Deployment {workload_name} "
                     f"scaled from {current if current is not None else 'unknown'} to 0 replicas.",
                 )
             )
@@ -206,6 +223,7 @@ def plan_service(
         kill_reason=kill.reason,
         regressed=regressed,
         allowed=allowed,
+        bounds_note=_bounds_note(spec, pilot, ceiling),
         now=now,
     )
     blocking = report.blocking_summary(BLOCKING_COLUMN)
@@ -240,8 +258,8 @@ def plan_service(
         meta = metadata_patch(
             dict(workload.labels),
             dict(workload.annotations),
-            desired_labels(service.name, stage.value, spec.versions),
-            desired_annotations(spec.versions),
+            desired_labels(service.name, stage.value, running_versions(spec.versions, declared)),
+            desired_annotations(running_versions(spec.versions, declared)),
         )
     return Plan(
         status=status,
@@ -252,6 +270,16 @@ def plan_service(
         requeue_at=report.expires_at,
         report=report,
     )
+
+
+def _bounds_note(spec: AIServiceSpec, pilot: int, ceiling: int | None) -> str:
+    """Says when the ReadinessPolicy's limits cut what the AIService asks for; empty when they do not."""
+    notes = []
+    if pilot < spec.pilot_replicas:
+        notes.append(f"spec.pilotReplicas {spec.pilot_replicas} is above the ReadinessPolicy limit, {pilot}")
+    if spec.max_replicas is not None and ceiling is not None and ceiling < spec.max_replicas:
+        notes.append(f"spec.maxReplicas {spec.max_replicas} is above the ReadinessPolicy limit, {ceiling}")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _conditions(
@@ -265,6 +293,7 @@ def _conditions(
     kill_reason: str | None,
     regressed: bool,
     allowed: int,
+    bounds_note: str,
     now: datetime,
 ) -> list[Condition]:
     gen = service.generation
@@ -273,8 +302,9 @@ def _conditions(
     if claimed_by is not None:
         found_reason, found_msg = (
             ConditionReason.WORKLOAD_CLAIMED,
-            f"Deployment {workload} is already governed by AIService {claimed_by}; point this AIService at "
-            "another Deployment or delete one of the two.",
+            f"Deployment {workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
+            f"a lower cap), so Airlock acts on {claimed_by} and admission applies both caps. One workload "
+            "has one AIService: ask the platform team to delete one of the two.",
         )
     elif workload_found:
         found_reason, found_msg = (
@@ -321,7 +351,7 @@ def _conditions(
         generation=gen,
         now=now,
     )
-    cap_text = "no cap" if allowed == NO_CAP else f"{allowed} replicas"
+    cap_text = ("no cap" if allowed == NO_CAP else f"{allowed} replicas") + bounds_note
     if killed:
         ready = (
             False,

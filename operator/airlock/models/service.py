@@ -23,6 +23,8 @@ PLURAL = "aiservices"
 
 KILL_SWITCH_ANNOTATION = "airlock.dev/kill-switch"
 KILL_SWITCH_REASON_ANNOTATION = "airlock.dev/kill-switch-reason"
+# Who engaged the switch; admission refuses a value other than the requesting user's name.
+KILL_SWITCH_BY_ANNOTATION = "airlock.dev/kill-switch-by"
 
 # -1 in status.allowedReplicas means "no cap"; the admission policy reads it.
 NO_CAP = -1
@@ -106,6 +108,11 @@ class KillSwitchStatus(ApiModel):
     engaged: bool = Field(description="Whether the kill switch is engaged now.")
     reason: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
         default=None, description="The reason on-call gave in airlock.dev/kill-switch-reason."
+    )
+    engaged_by: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None,
+        description="Who engaged it: airlock.dev/kill-switch-by, which admission checks against the "
+        "requesting identity; absent when the switch was set without it.",
     )
     since: AwareDatetime | None = Field(default=None, description="When the switch was engaged.")
     replicas_before: int | None = Field(
