@@ -25,7 +25,7 @@ control-plane: ## build etcd, kube-apiserver, kubectl and helm from Go modules (
 	@bash hack/build-helm.sh >/dev/null
 
 demo: venv control-plane ## bring up a local control plane and walk through the pilot, promotion and kill switch
-	$(PY) -m airlock.demo
+	$(PY) -m airlock_dev.demo
 
 test: venv control-plane ## run every test, including those on the real API server
 	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m pytest $(PYTEST_ARGS)
@@ -53,7 +53,7 @@ docs: venv ## regenerate the field reference in docs/packet.md from the models
 	$(PY) hack/gen_docs.py
 
 bench: venv control-plane ## measure latency, overhead and memory on the local control plane
-	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m airlock.bench
+	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m airlock_dev.bench
 
 clean: ## remove the virtualenv and caches in the tree (not the control-plane cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
