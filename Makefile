@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## install Python dependencies into .venv
 
-control-plane: ## build etcd, kube-apiserver, kubectl and helm from Go modules (cached by version)
+control-plane: ## build etcd, kube-apiserver, kubectl, helm and promtool from Go modules (cached by version)
 	@bash hack/build-control-plane.sh >/dev/null
 	@bash hack/build-helm.sh >/dev/null
+	@bash hack/build-promtool.sh >/dev/null
 
 demo: venv control-plane ## bring up a local control plane and walk through the pilot, promotion and kill switch
 	$(PY) -m airlock_dev.demo
@@ -30,8 +31,9 @@ demo: venv control-plane ## bring up a local control plane and walk through the 
 test: venv control-plane ## run every test, including those on the real API server
 	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv ## only the tests that need no cluster (helm renders the chart)
+test-unit: venv ## only the tests that need no cluster (helm renders the chart, promtool tests the alerts)
 	@bash hack/build-helm.sh >/dev/null
+	@bash hack/build-promtool.sh >/dev/null
 	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
 
 lint: venv ## mypy --strict, ruff, the import contract, and the CRDs against the models
