@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from airlock.admission_probe import wait_until_enforced
-from airlock.localcluster import LocalCluster, die_with_parent, find_binaries
+from airlock_dev.admission_probe import wait_until_enforced
+from airlock_dev.localcluster import LocalCluster, die_with_parent, find_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 CRDS = ROOT / "crds"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from airlock.admission_probe import wait_until_enforced
 from airlock.logic.cap import admits, enforced_cap
+from airlock_dev.admission_probe import wait_until_enforced
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster
 

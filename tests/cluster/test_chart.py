@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from airlock.admission_probe import wait_until_enforced
-from airlock.localcluster import ControlPlaneError, LocalCluster, find_binaries, free_port
+from airlock_dev.admission_probe import wait_until_enforced
+from airlock_dev.localcluster import ControlPlaneError, LocalCluster, find_binaries, free_port
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import ADMISSION, CRDS, Cluster, start_operator
 

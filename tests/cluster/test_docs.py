@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from airlock import samples
-from airlock.localcluster import LocalCluster, find_binaries
+from airlock_dev import samples
+from airlock_dev.localcluster import LocalCluster, find_binaries
 from tests.cluster.helpers import deployment
 from tests.conftest import ROOT, Cluster, _install_admission, _install_crds, start_operator
 

@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client
 
 from airlock.handlers.operator import WATCH_INACTIVITY_TIMEOUT
-from airlock.localcluster import LocalCluster, find_binaries, free_port
+from airlock_dev.localcluster import LocalCluster, find_binaries, free_port
 from tests.cluster.faults_proxy import FreezingProxy
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster, OperatorProcess, _install_admission, _install_crds, start_operator

@@ -14,7 +14,6 @@ from airlock.cli.plugin_render import (
     RESET,
     Cell,
     ServiceInfo,
-    Workload,
     cap_text,
     kill_switch_cell,
     next_step,
@@ -25,6 +24,7 @@ from airlock.cli.plugin_render import (
     truncate,
     use_colour,
 )
+from airlock.k8s.plugin_client import Workload
 
 
 class FakeTerminal(io.StringIO):

@@ -16,16 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from airlock.cli.plugin_client import EXIT_USAGE, Api, ConflictError, PluginError
 from airlock.cli.plugin_render import (
     ServiceInfo,
-    Workload,
     plural,
     render_explain,
     render_status,
     terminal_width,
     use_colour,
 )
+from airlock.k8s.plugin_client import EXIT_USAGE, Api, ConflictError, PluginError, Workload
 from airlock.models.service import KILL_SWITCH_ANNOTATION, KILL_SWITCH_REASON_ANNOTATION
 
 DEFAULT_TIMEOUT = 10.0

@@ -11,8 +11,9 @@ import shutil
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import TextIO
 
+from airlock.k8s.plugin_client import Workload
 from airlock.logic.killswitch import parse_kill_switch
 
 JsonObject = Mapping[str, object]
@@ -113,15 +114,6 @@ def _line(cells: Sequence[Cell], widths: Sequence[int], *, colour: bool) -> str:
         padding = "" if i == last else " " * (widths[i] - len(text))
         parts.append(paint(text, cell.colour, colour) + padding)
     return COLUMN_GAP.join(parts)
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A Deployment's spec.replicas, or why it is not known ("unreadable": RBAC does not allow reading it)."""
-
-    name: str
-    state: Literal["found", "missing", "unreadable"]
-    replicas: int | None = None
 
 
 # --- reading an AIService -------------------------------------------------------------------------------

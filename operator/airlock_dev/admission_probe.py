@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
-from airlock import samples
-from airlock.localcluster import ControlPlaneError, LocalCluster
+from airlock_dev import samples
+from airlock_dev.localcluster import ControlPlaneError, LocalCluster
 
 NAME = "airlock-admission-probe"
 NAMESPACE = "default"

@@ -1,4 +1,5 @@
-"""The API calls `kubectl airlock` makes, over the current kubeconfig and context.
+"""The API calls `kubectl airlock` makes, over the current kubeconfig and context (cli/kubectl_plugin.py
+turns them into commands; this module is where they meet the kubernetes client).
 
 Every expected failure (no kubeconfig, an unreachable server, a refusal) becomes a PluginError carrying the
 message to print and the exit code, so the commands never show a Python traceback for them. The kubernetes
@@ -11,10 +12,10 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from airlock.cli.plugin_render import Workload
 from airlock.models.base import GROUP, VERSION
 from airlock.models.packet import PLURAL as PACKET_PLURAL
 from airlock.models.service import PLURAL as SERVICE_PLURAL
@@ -28,6 +29,15 @@ REQUEST_TIMEOUT = 15.0
 MERGE_PATCH = "application/merge-patch+json"
 FIELD_MANAGER = "kubectl-airlock"
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A Deployment's spec.replicas, or why it is not known ("unreadable": RBAC does not allow reading it)."""
+
+    name: str
+    state: Literal["found", "missing", "unreadable"]
+    replicas: int | None = None
 
 
 class PluginError(Exception):

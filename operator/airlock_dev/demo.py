@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from airlock import samples
-from airlock.admission_probe import wait_until_enforced
-from airlock.localcluster import REPO_ROOT, LocalCluster, die_with_parent, find_binaries
+from airlock_dev import samples
+from airlock_dev.admission_probe import wait_until_enforced
+from airlock_dev.localcluster import REPO_ROOT, LocalCluster, die_with_parent, find_binaries
 
 NS = "support"
 SERVICE = "support-assistant"

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from airlock.logic.digest import packet_digest
 from airlock.models.packet import ReadinessPacketSpec
+from airlock_dev import REPO_ROOT
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = REPO_ROOT / "examples"
 _TIME_FIELDS = ("evaluatedAt", "reviewedAt", "killSwitchDrillAt", "postLaunchReviewAt", "at")
 
 
