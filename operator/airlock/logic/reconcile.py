@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from airlock.logic import cap as caps
+from airlock.logic.annotations import near_misses
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
 from airlock.logic.gates import GateReport, evaluate_gates
 from airlock.logic.killswitch import leftover_annotations, parse_kill_switch
@@ -333,6 +334,16 @@ def _conditions(
         "released."
         if killed
         else "Kill switch not engaged.",
+        generation=gen,
+        now=now,
+    )
+    misses = near_misses(service.annotations)
+    conds = set_condition(
+        conds,
+        type_=ConditionType.ANNOTATIONS_RECOGNIZED,
+        status=not misses,
+        reason=ConditionReason.NEAR_MISS if misses else ConditionReason.RECOGNIZED,
+        message=" ".join(misses) if misses else "Every airlock.dev/ annotation is one Airlock knows.",
         generation=gen,
         now=now,
     )

@@ -173,7 +173,7 @@ class AIServiceStatus(ApiModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=16,
-        description="Ready, GatesPassed, KillSwitchEngaged and WorkloadFound.",
+        description="Ready, GatesPassed, KillSwitchEngaged, WorkloadFound and AnnotationsRecognized.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     observed_generation: int | None = Field(
