@@ -15,7 +15,9 @@ from tests.cluster.test_kubectl_plugin import (
     service_account,
     wait_for_stage,
 )
-from tests.conftest import Cluster, OperatorProcess, start_operator
+from tests.conftest import ROOT, Cluster, OperatorProcess, start_operator
+
+RELEASER = ROOT / "manifests" / "rbac" / "kill-switch-releaser.yaml"
 
 KILL_SWITCH_KEYS = {
     "airlock.dev/kill-switch",
@@ -149,3 +151,25 @@ def test_deleting_an_engaged_service_is_recorded_and_the_deployment_loses_its_st
     assert f"AIService {SERVICE} was deleted while its kill switch was engaged (INC-5004)" in message
     labels = cluster.get("deployment", SERVICE, namespace)["metadata"]["labels"]
     assert "airlock.dev/stage" not in labels, labels
+
+
+def test_the_releaser_role_alone_may_delete_an_engaged_service(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    cluster.kubectl("apply", "--server-side", "-f", str(RELEASER))
+    lead = cluster.token_kubeconfig(namespace, "lead", tmp_path / "lead.kubeconfig")
+    cluster.kubectl(
+        "create", "rolebinding", "lead-releases", "-n", namespace,
+        "--clusterrole=airlock-kill-switch-releaser", f"--serviceaccount={namespace}:lead",
+    )  # fmt: skip
+    create_service(cluster, namespace)
+    cluster.kubectl("annotate", "aiservice", SERVICE, "-n", namespace, "airlock.dev/kill-switch=true")
+
+    def deleted() -> bool:
+        # Retried only until RBAC and admission have seen the new binding and annotation.
+        result = cluster.kubectl(
+            "delete", "aiservice", SERVICE, "-n", namespace, "--wait=false", kubeconfig=lead, check=False
+        )
+        return result.returncode == 0
+
+    cluster.wait_for(deleted, timeout=10, what="the on-call lead to delete the engaged AIService")
