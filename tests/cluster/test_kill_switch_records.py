@@ -55,7 +55,7 @@ def test_with_the_operator_down_the_restore_brings_back_the_replicas_the_service
         cluster, "kill", SERVICE, "-n", namespace, "--reason", "INC-5001", "--timeout", "1", kubeconfig=oncall
     )
     assert killed.returncode == 1, killed.stdout + killed.stderr
-    assert "The 3 replicas it had are recorded on the AIService" in killed.stderr, killed.stderr
+    assert "The replicas it had (3) are recorded on the AIService" in killed.stderr, killed.stderr
     recorded = annotations_of(cluster, namespace)
     assert recorded["airlock.dev/kill-switch-replicas-before"] == "3"
     assert recorded["airlock.dev/kill-switch-by"] == f"system:serviceaccount:{namespace}:oncall"

@@ -275,7 +275,7 @@ def kill_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
             "To stop the pods now, scale it down yourself (decreases are always allowed): "
             f"kubectl scale deployment {before.workload} -n {namespace} --replicas=0"
             + (
-                f"\nThe {plural(workload_before.replicas, 'replica')} it had are recorded on the AIService "
+                f"\nThe replicas it had ({workload_before.replicas}) are recorded on the AIService "
                 f"({KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION}), so the restore brings them back."
                 if workload_before.replicas is not None and not before.kill_requested
                 else ""
