@@ -173,3 +173,25 @@ def test_the_releaser_role_alone_may_delete_an_engaged_service(
         return result.returncode == 0
 
     cluster.wait_for(deleted, timeout=10, what="the on-call lead to delete the engaged AIService")
+
+
+def test_the_hints_in_a_denial_name_the_namespace_and_work_when_pasted(
+    cluster: Cluster, namespace: str
+) -> None:
+    create_service(cluster, namespace)
+    pilot = cluster.kubectl("scale", "deployment", SERVICE, "-n", namespace, "--replicas=2", check=False)
+    assert f"see kubectl airlock explain {SERVICE} -n {namespace}." in pilot.stderr, pilot.stderr
+    cluster.kubectl("annotate", "aiservice", SERVICE, "-n", namespace, "airlock.dev/kill-switch=true")
+
+    def denied() -> str:
+        up = cluster.kubectl("scale", "deployment", SERVICE, "-n", namespace, "--replicas=2", check=False)
+        return up.stderr if "kill switch" in up.stderr else ""
+
+    stderr = cluster.wait_for(denied, what="admission to deny the scale-up for the kill switch")
+    hint = re.search(
+        r"release it with (kubectl annotate aiservice \S+ -n \S+ airlock\.dev/kill-switch-)", stderr
+    )
+    assert hint is not None, stderr
+    # Pasted as it is (the current context is another namespace), it releases this service.
+    cluster.kubectl(*hint.group(1).split()[1:])
+    assert "airlock.dev/kill-switch" not in annotations_of(cluster, namespace)
