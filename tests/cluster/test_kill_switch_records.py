@@ -153,26 +153,22 @@ def test_deleting_an_engaged_service_is_recorded_and_the_deployment_loses_its_st
     assert "airlock.dev/stage" not in labels, labels
 
 
-def test_the_releaser_role_alone_may_delete_an_engaged_service(
-    cluster: Cluster, namespace: str, tmp_path: Path
-) -> None:
+def test_the_releaser_role_grants_delete_on_aiservices(cluster: Cluster, namespace: str) -> None:
+    # RBAC's part of deleting an engaged AIService; admission adds its own checks on top.
     cluster.kubectl("apply", "--server-side", "-f", str(RELEASER))
-    lead = cluster.token_kubeconfig(namespace, "lead", tmp_path / "lead.kubeconfig")
+    cluster.kubectl("create", "serviceaccount", "lead", "-n", namespace)
+    user = f"system:serviceaccount:{namespace}:lead"
+    attributes = {"verb": "delete", "group": "airlock.dev", "resource": "aiservices", "name": SERVICE}
+    assert not cluster.service_account_may(user, namespace, **attributes)
     cluster.kubectl(
         "create", "rolebinding", "lead-releases", "-n", namespace,
         "--clusterrole=airlock-kill-switch-releaser", f"--serviceaccount={namespace}:lead",
     )  # fmt: skip
-    create_service(cluster, namespace)
-    cluster.kubectl("annotate", "aiservice", SERVICE, "-n", namespace, "airlock.dev/kill-switch=true")
-
-    def deleted() -> bool:
-        # Retried only until RBAC and admission have seen the new binding and annotation.
-        result = cluster.kubectl(
-            "delete", "aiservice", SERVICE, "-n", namespace, "--wait=false", kubeconfig=lead, check=False
-        )
-        return result.returncode == 0
-
-    cluster.wait_for(deleted, timeout=10, what="the on-call lead to delete the engaged AIService")
+    cluster.wait_for(
+        lambda: cluster.service_account_may(user, namespace, **attributes),
+        timeout=10,
+        what="the releaser role to grant delete on aiservices",
+    )
 
 
 def test_the_hints_in_a_denial_name_the_namespace_and_work_when_pasted(
