@@ -27,7 +27,7 @@ from airlock.logic.conditions import ConditionReason, ConditionType, set_conditi
 from airlock.logic.gates import evaluate_gates
 from airlock.logic.killswitch import parse_kill_switch
 from airlock.logic.policy import effective_policy
-from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_service
+from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_deletion, plan_service
 from airlock.metrics import Metrics
 from airlock.models import packet as packet_model
 from airlock.models import policy as policy_model
@@ -238,6 +238,57 @@ def reconcile_service(rt: Runtime, key: Key, body: Mapping[str, Any] | None = No
         )
 
 
+def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
+    """An AIService is gone: its Deployment loses the stage label, and a deletion that ended an engaged
+    kill switch is recorded as an Event on the Deployment. Failures are logged: nothing retries a
+    deletion, and the Deployment is no longer Airlock's to converge."""
+    meta = body.get("metadata") or {}
+    workload_name = ((body.get("spec") or {}).get("workload") or {}).get("name")
+    if not isinstance(workload_name, str) or rt.claimant(key[0], workload_name) is not None:
+        return  # another AIService governs it now (or never a workload): leave it to that one
+    try:
+        deployment = io.read_deployment(rt.clients, key[0], workload_name)
+        workload = None
+        if deployment is not None:
+            dmeta = deployment.get("metadata", {})
+            workload = Workload(
+                replicas=int(deployment.get("spec", {}).get("replicas", 1)),
+                labels=dmeta.get("labels") or {},
+            )
+        plan = plan_deletion(
+            key[1],
+            workload_name,
+            dict(meta.get("annotations") or {}),
+            (body.get("status") or {}).get("stage"),
+            workload,
+        )
+        if plan.metadata is not None:
+            io.patch_deployment_metadata(
+                rt.clients, key[0], workload_name, plan.metadata, rt.settings.field_manager
+            )
+        if plan.event is not None and deployment is not None:
+            involved = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": workload_name,
+                "namespace": key[0],
+                "uid": deployment.get("metadata", {}).get("uid"),
+            }
+            _announce(
+                rt, service_model.KIND, key, involved, plan.event.type, plan.event.reason, plan.event.message
+            )
+            rt.metrics.count_event(plan.event.reason)
+    except Exception as exc:  # a deletion is seen once; say what was not done instead of retrying
+        log.warning(
+            "AIService %s/%s deleted; could not update Deployment %s (%s: %s)",
+            *key,
+            workload_name,
+            type(exc).__name__,
+            _short(exc),
+            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Deleted"},
+        )
+
+
 def reconcile_service_or_retry(rt: Runtime, key: Key, body: Mapping[str, Any] | None = None) -> Plan | None:
     """reconcile_service, with any failure (an API error, a timeout, a lost race) retried with backoff."""
     try:
@@ -419,6 +470,10 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     write(final)
     if plan.metadata is not None:
         io.patch_deployment_metadata(rt.clients, view.namespace, workload, plan.metadata, fm)
+    if plan.service_annotations:
+        io.patch_annotations(
+            rt.clients, service_model.PLURAL, view.namespace, view.name, plan.service_annotations, fm
+        )
     for event in events:
         if event.reason in KILL_SWITCH_REASONS:
             continue

@@ -55,6 +55,7 @@ def on_aiservice(
         rt.inventory.drop("services", (namespace, name))
         rt.forget((namespace, name))
         rt.metrics.forget_service(namespace, name)
+        reconciler.service_deleted(rt, (namespace, name), _plain(body))
         log.info(
             "AIService %s/%s deleted; its Deployment keeps its current replicas",
             namespace,

@@ -8,13 +8,13 @@ import re
 from collections.abc import Mapping
 
 from airlock.models.common import Versions
+from airlock.models.service import VERSIONS_ANNOTATION
 
 SERVICE_LABEL = "airlock.dev/service"
 STAGE_LABEL = "airlock.dev/stage"
 MODEL_LABEL = "airlock.dev/model-version"
 PROMPT_LABEL = "airlock.dev/prompt-version"
 RETRIEVAL_LABEL = "airlock.dev/retrieval-version"
-VERSIONS_ANNOTATION = "airlock.dev/versions"
 
 MANAGED_LABELS = (SERVICE_LABEL, STAGE_LABEL, MODEL_LABEL, PROMPT_LABEL, RETRIEVAL_LABEL)
 

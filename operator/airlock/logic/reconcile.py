@@ -12,13 +12,17 @@ from datetime import datetime
 from typing import Literal
 
 from airlock.logic import cap as caps
+from airlock.logic.annotations import near_misses
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
 from airlock.logic.gates import GateReport, evaluate_gates
-from airlock.logic.killswitch import parse_kill_switch
+from airlock.logic.killswitch import leftover_annotations, parse_kill_switch
 from airlock.logic.labels import (
+    SERVICE_LABEL,
+    STAGE_LABEL,
     declared_versions,
     desired_annotations,
     desired_labels,
+    label_value,
     metadata_patch,
     running_versions,
 )
@@ -77,6 +81,8 @@ class Plan:
     status_first: AIServiceStatus | None = None
     scale_to: int | None = None
     metadata: dict[str, dict[str, str | None]] | None = None
+    # Annotations to remove from the AIService: what a released kill switch left behind.
+    service_annotations: dict[str, None] | None = None
     events: tuple[Event, ...] = ()
     requeue_at: datetime | None = None
     report: GateReport | None = None
@@ -101,7 +107,7 @@ def plan_service(
     prev = service.status or AIServiceStatus()
     prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
     spec = service.spec
-    kill = parse_kill_switch(service.annotations)
+    kill = parse_kill_switch(service.annotations, now)
     claimed = _workload_claimed(claimed_by, service.name)
     if claimed:
         workload = None  # never act on a Deployment another AIService governs
@@ -153,17 +159,25 @@ def plan_service(
                 update={"reason": kill.reason, "engaged_by": prev_kill.engaged_by or kill.by}
             )
         else:
+            # What the person who engaged it recorded comes first: with the operator down they may have
+            # scaled to 0 by hand before it got here, and the live count would then be 0.
+            before = kill.replicas_before if kill.replicas_before is not None else current
             kill_status = KillSwitchStatus(
-                engaged=True, reason=kill.reason, engaged_by=kill.by, since=now, replicas_before=current
+                engaged=True,
+                reason=kill.reason,
+                engaged_by=kill.by,
+                since=kill.since or now,
+                replicas_before=before,
             )
             status_first_needed = True
+            by = f" by {kill.by}" if kill.by else ""
             events.append(
                 Event(
                     "Warning",
                     "KillSwitchEngaged",
-                    f"Kill switch engaged by {kill.by or 'an unnamed identity'} "
-                    f"({kill.reason or 'no reason given'}); Deployment {workload_name} "
-                    f"scaled from {current if current is not None else 'unknown'} to 0 replicas.",
+                    f"Kill switch engaged{by} ({kill.reason or 'no reason given'}); Deployment "
+                    f"{workload_name} scaled from {before if before is not None else 'unknown'} to 0 "
+                    "replicas.",
                 )
             )
         if current:
@@ -266,6 +280,7 @@ def plan_service(
         status_first=status_first,
         scale_to=scale_to,
         metadata=meta,
+        service_annotations=leftover_annotations(service.annotations) or None,
         events=tuple(events),
         requeue_at=report.expires_at,
         report=report,
@@ -348,6 +363,16 @@ def _conditions(
         "released."
         if killed
         else "Kill switch not engaged.",
+        generation=gen,
+        now=now,
+    )
+    misses = near_misses(service.annotations)
+    conds = set_condition(
+        conds,
+        type_=ConditionType.ANNOTATIONS_RECOGNIZED,
+        status=not misses,
+        reason=ConditionReason.NEAR_MISS if misses else ConditionReason.RECOGNIZED,
+        message=" ".join(misses) if misses else "Every airlock.dev/ annotation is one Airlock knows.",
         generation=gen,
         now=now,
     )
@@ -446,3 +471,38 @@ def _transition_events(
             Event("Normal", "PacketSelected", packet_message or f"Using ReadinessPacket {new.packet}.")
         )
     return events
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What to do when an AIService is deleted: the Deployment's labels to remove, and an Event."""
+
+    metadata: dict[str, dict[str, str | None]] | None
+    event: Event | None
+
+
+def plan_deletion(
+    name: str,
+    workload_name: str,
+    annotations: Mapping[str, str],
+    stage: str | None,
+    workload: Workload | None,
+) -> DeletionPlan:
+    """The Deployment loses its stage label (it is no longer governed, so no stage is true of it); a
+    deletion that ends an engaged kill switch is recorded, since it lifts the hold on the Deployment."""
+    meta = None
+    if workload is not None and workload.labels.get(SERVICE_LABEL) == label_value(name):
+        meta = metadata_patch(dict(workload.labels), {}, {STAGE_LABEL: None}, {})
+    kill = parse_kill_switch(annotations)
+    event = None
+    if kill.engaged or stage == Stage.KILLED.value:
+        replicas = "unknown" if workload is None else str(workload.replicas)
+        event = Event(
+            "Warning",
+            "KillSwitchEndedByDeletion",
+            f"AIService {name} was deleted while its kill switch was engaged "
+            f"({kill.reason or 'no reason given'}); Deployment {workload_name} is no longer governed by "
+            f"Airlock and stays at {replicas} replicas until someone scales it. Re-apply the AIService "
+            "to cap it again.",
+        )
+    return DeletionPlan(metadata=meta, event=event)
