@@ -54,7 +54,7 @@ def test_the_docs_have_tested_examples() -> None:
 def test_every_tested_shell_example_runs(docs_cluster: Cluster, doc: Path, tmp_path: Path) -> None:
     cluster = docs_cluster
     ns = "support"
-    cluster.kubectl("create", "namespace", ns, check=False)
+    cluster.create_namespace(ns, check=False)
     cluster.kubectl("delete", "aiservice,readinesspacket,deployment", "--all", "-n", ns, "--wait=true")
     op = start_operator(cluster, tmp_path)
     try:

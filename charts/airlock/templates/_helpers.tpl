@@ -51,3 +51,30 @@ app.kubernetes.io/component: operator
 {{- define "airlock.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
+
+{{/* The operator's rules on namespaced objects: in its ClusterRole, or in a Role per watched namespace. */}}
+{{- define "airlock.operatorNamespacedRules" }}
+  # The handlers follow every AIService and ReadinessPacket.
+  - apiGroups: ["airlock.dev"]
+    resources: ["aiservices", "readinesspackets"]
+    verbs: ["get", "list", "watch"]
+  # The operator writes the status it computes; never the spec, which belongs to people and GitOps.
+  - apiGroups: ["airlock.dev"]
+    resources: ["aiservices/status", "readinesspackets/status"]
+    verbs: ["patch"]
+  # Governed Deployments are read and watched; labels and annotations naming the versions are patched.
+  - apiGroups: ["apps"]
+    resources: ["deployments"]
+    verbs: ["get", "list", "watch", "patch"]
+  # Replicas change only through the scale subresource: the backstop and the kill switch.
+  - apiGroups: ["apps"]
+    resources: ["deployments/scale"]
+    verbs: ["get", "patch"]
+  # Every transition is recorded as an Event (core/v1, and events.k8s.io/v1, the same objects).
+  - apiGroups: [""]
+    resources: ["events"]
+    verbs: ["create"]
+  - apiGroups: ["events.k8s.io"]
+    resources: ["events"]
+    verbs: ["create"]
+{{- end }}
