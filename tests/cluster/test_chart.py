@@ -345,14 +345,19 @@ def wait_until_operator_scope_enforced(cluster: Cluster, who: Identity, timeout:
     cluster.create_namespace(PROBE_NS, check=False)
     cluster.apply(deployment("probe", PROBE_NS, 1))
 
+    last: list[str] = [""]
+
     def refused() -> bool:
         result = cluster.kubectl(
             "label", "deployment", "probe", "-n", PROBE_NS, "team=x", "--dry-run=server",
             kubeconfig=who.kubeconfig, check=False,
         )
+        last[0] = result.stderr.strip() or result.stdout.strip()
         return result.returncode != 0 and "may change only labels and annotations" in result.stderr
 
-    cluster.wait_for(refused, timeout=timeout, what=f"the operator scope policy to act on {who.service_account}")
+    cluster.wait_for(
+        refused, timeout=timeout, what=f"the operator scope policy to act on {who.service_account}: {last}"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def test_the_operator_reports_a_service_whose_namespace_lost_its_mark_and_leaves
 
 def _patch(cluster: Cluster, who: Identity, ns: str, patch: object, *extra: str) -> tuple[bool, str]:
     result = cluster.kubectl(
-        "patch", "deployment", "bot", "-n", ns, "--type=merge", "-p", json.dumps(patch), *extra,
+        "patch", "deployment", "bot", "-n", ns, "--type=strategic", "-p", json.dumps(patch), *extra,
         kubeconfig=who.kubeconfig, check=False,
     )
     return result.returncode == 0, result.stderr
@@ -180,10 +180,9 @@ def test_the_operator_identity_may_not_write_the_status_of_other_kinds(
     admitted, stderr = _patch(
         cluster, operator_identity, namespace, {"status": {"replicas": 9}}, "--subresource=status"
     )
-    assert not admitted and "cannot patch resource \"deployments/status\"" in stderr, stderr
-    cluster.kubectl("create", "configmap", "c", "-n", namespace)
+    assert not admitted and 'resource "deployments/status"' in stderr and "cannot" in stderr, stderr
     other = cluster.kubectl(
         "patch", "namespace", namespace, "--subresource=status", "--type=merge", "-p",
         '{"status": {"phase": "Terminating"}}', kubeconfig=operator_identity.kubeconfig, check=False,
     )
-    assert other.returncode != 0 and "cannot patch resource" in other.stderr, other.stderr
+    assert other.returncode != 0 and 'resource "namespaces/status"' in other.stderr, other.stderr
