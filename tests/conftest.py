@@ -85,7 +85,9 @@ class Cluster:
             "create",
             "-f",
             "-",
-            stdin=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}),
+            stdin=json.dumps(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+            ),
             check=check,
         )
         return name

@@ -321,7 +321,9 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
         return None
     # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.
     deployment = (
-        io.read_deployment(rt.clients, view.namespace, view.spec.workload.name) if view.namespace_governed else None
+        io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
+        if view.namespace_governed
+        else None
     )
     workload = None
     if deployment is not None:
@@ -692,4 +694,6 @@ def all_service_keys(rt: Runtime) -> Iterable[Key]:
 
 
 def services_in(rt: Runtime, namespace: str) -> list[Key]:
-    return [(namespace, body["metadata"]["name"]) for body in rt.inventory.in_namespace("services", namespace)]
+    return [
+        (namespace, body["metadata"]["name"]) for body in rt.inventory.in_namespace("services", namespace)
+    ]

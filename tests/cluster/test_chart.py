@@ -324,7 +324,8 @@ def install_operator_identity(cluster: Cluster, helm: Path, directory: Path, *va
     scope = [
         d
         for d in docs
-        if d["kind"].startswith("ValidatingAdmissionPolicy") and d["metadata"]["name"] == f"{operator_name}-scope"
+        if d["kind"].startswith("ValidatingAdmissionPolicy")
+        and d["metadata"]["name"] == f"{operator_name}-scope"
     ]
     assert len(scope) == 2, f"expected the operator's scope policy and its binding, got {scope}"
     for role in (d for d in picked if d["kind"] == "Role"):
@@ -349,8 +350,15 @@ def wait_until_operator_scope_enforced(cluster: Cluster, who: Identity, timeout:
 
     def refused() -> bool:
         result = cluster.kubectl(
-            "label", "deployment", "probe", "-n", PROBE_NS, "team=x", "--dry-run=server",
-            kubeconfig=who.kubeconfig, check=False,
+            "label",
+            "deployment",
+            "probe",
+            "-n",
+            PROBE_NS,
+            "team=x",
+            "--dry-run=server",
+            kubeconfig=who.kubeconfig,
+            check=False,
         )
         last[0] = result.stderr.strip() or result.stdout.strip()
         return result.returncode != 0 and "may change only labels and annotations" in result.stderr
@@ -455,8 +463,12 @@ def test_watching_some_namespaces_grants_namespaced_rules_only_there(
     for verb, resource in ALLOWED:
         assert can_i(cluster, scoped, verb, resource, namespace=watched), f"{verb} {resource} in {watched}"
     elsewhere = identity.namespace  # any namespace it does not watch
-    for verb, resource in [("patch", "deployments.apps/scale"), ("patch", "deployments.apps"),
-                           ("patch", "aiservices.airlock.dev/status"), ("list", "aiservices.airlock.dev")]:
+    for verb, resource in [
+        ("patch", "deployments.apps/scale"),
+        ("patch", "deployments.apps"),
+        ("patch", "aiservices.airlock.dev/status"),
+        ("list", "aiservices.airlock.dev"),
+    ]:
         assert not can_i(cluster, scoped, verb, resource, namespace=elsewhere), f"{verb} {resource} elsewhere"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from airlock.admission_probe import wait_until_enforced
 from tests.cluster.helpers import aiservice, deployment
 from tests.cluster.test_chart import Identity, helm, install_operator_identity
 from tests.conftest import Cluster, OperatorProcess
@@ -30,7 +31,10 @@ def person(cluster: Cluster, namespace: str, tmp_path: Path, name: str) -> Path:
     role = f"ns-editor-{secrets.token_hex(3)}"
     cluster.kubectl("create", "clusterrole", role, "--verb=get,list,patch,update", "--resource=namespaces")
     cluster.kubectl(
-        "create", "clusterrolebinding", role, f"--clusterrole={role}",
+        "create",
+        "clusterrolebinding",
+        role,
+        f"--clusterrole={role}",
         f"--serviceaccount={namespace}:{name}",
     )
     return kubeconfig
@@ -60,7 +64,13 @@ def test_taking_the_mark_off_a_namespace_needs_the_platform_permission(
     assert refused.returncode != 0, "someone without govern took the mark off a governed namespace"
     assert "verb govern on aiservices in governance.airlock.dev" in refused.stderr, refused.stderr
     changed = cluster.kubectl(
-        "label", "--overwrite", "namespace", namespace, "airlock.dev/governed=false", kubeconfig=bob, check=False
+        "label",
+        "--overwrite",
+        "namespace",
+        namespace,
+        "airlock.dev/governed=false",
+        kubeconfig=bob,
+        check=False,
     )
     assert changed.returncode != 0, "changing the mark's value is taking it off too"
     # Other labels are none of Airlock's business.
@@ -106,8 +116,17 @@ def test_the_operator_reports_a_service_whose_namespace_lost_its_mark_and_leaves
 
 def _patch(cluster: Cluster, who: Identity, ns: str, patch: object, *extra: str) -> tuple[bool, str]:
     result = cluster.kubectl(
-        "patch", "deployment", "bot", "-n", ns, "--type=strategic", "-p", json.dumps(patch), *extra,
-        kubeconfig=who.kubeconfig, check=False,
+        "patch",
+        "deployment",
+        "bot",
+        "-n",
+        ns,
+        "--type=strategic",
+        "-p",
+        json.dumps(patch),
+        *extra,
+        kubeconfig=who.kubeconfig,
+        check=False,
     )
     return result.returncode == 0, result.stderr
 
@@ -119,13 +138,7 @@ def _container(change: dict[str, object]) -> dict[str, object]:
 POD_TEMPLATE_PATCHES = {
     "image": _container({"image": "registry.example/other:latest"}),
     "privileged": _container({"securityContext": {"privileged": True}}),
-    "host-path": {
-        "spec": {
-            "template": {
-                "spec": {"volumes": [{"name": "host", "hostPath": {"path": "/"}}]}
-            }
-        }
-    },
+    "host-path": {"spec": {"template": {"spec": {"volumes": [{"name": "host", "hostPath": {"path": "/"}}]}}}},
     "replicas-not-through-scale": {"spec": {"replicas": 0}},
 }
 
@@ -145,8 +158,15 @@ def test_the_operator_identity_may_write_only_airlock_labels_and_annotations(
 ) -> None:
     cluster.apply(deployment("bot", namespace, 1))
     ok, stderr = _patch(
-        cluster, operator_identity, namespace,
-        {"metadata": {"labels": {"airlock.dev/stage": "Pilot"}, "annotations": {"airlock.dev/versions": "{}"}}},
+        cluster,
+        operator_identity,
+        namespace,
+        {
+            "metadata": {
+                "labels": {"airlock.dev/stage": "Pilot"},
+                "annotations": {"airlock.dev/versions": "{}"},
+            }
+        },
     )
     assert ok, stderr
     for change in ({"labels": {"app": "other"}}, {"labels": {"team": "x"}}, {"annotations": {"owner": "x"}}):
@@ -166,7 +186,7 @@ def test_the_operator_identity_scales_only_in_governed_namespaces(
     refused = cluster.kubectl(*scale, "-n", plain, kubeconfig=operator_identity.kubeconfig, check=False)
     assert refused.returncode != 0, "the operator's identity scaled a Deployment in an unmarked namespace"
     assert f"namespace {plain} is not marked airlock.dev/governed=true" in refused.stderr, refused.stderr
-    labelled, stderr = _patch(
+    labelled, _ = _patch(
         cluster, operator_identity, plain, {"metadata": {"labels": {"airlock.dev/stage": "Pilot"}}}
     )
     assert not labelled, "the operator's identity labelled a Deployment in an unmarked namespace"
@@ -182,7 +202,43 @@ def test_the_operator_identity_may_not_write_the_status_of_other_kinds(
     )
     assert not admitted and 'resource "deployments/status"' in stderr and "cannot" in stderr, stderr
     other = cluster.kubectl(
-        "patch", "namespace", namespace, "--subresource=status", "--type=merge", "-p",
-        '{"status": {"phase": "Terminating"}}', kubeconfig=operator_identity.kubeconfig, check=False,
+        "patch",
+        "namespace",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {"phase": "Terminating"}}',
+        kubeconfig=operator_identity.kubeconfig,
+        check=False,
     )
     assert other.returncode != 0 and 'resource "namespaces/status"' in other.stderr, other.stderr
+
+
+# ---- messages that always render ----------------------------------------------------------------------
+
+REASONS = {
+    "250-kib": "INC-4711 " + "x" * (250 * 1024),
+    "newlines-and-control-characters": "INC-4711\nrefunds promised\r\n\tby\x07the\x1bbot\u2028twice",
+}
+
+
+@pytest.mark.parametrize("reason", REASONS.values(), ids=REASONS.keys())
+def test_a_denial_quoting_any_kill_switch_reason_renders_on_one_line_with_a_hint_to_copy(
+    cluster: Cluster, namespace: str, reason: str
+) -> None:
+    cluster.apply(deployment("bot", namespace, 0))
+    service = aiservice(
+        "bot",
+        namespace,
+        annotations={"airlock.dev/kill-switch": "true", "airlock.dev/kill-switch-reason": reason},
+    )
+    cluster.kubectl("create", "-f", "-", stdin=json.dumps(service))
+    wait_until_enforced(cluster.local)  # admission has seen every AIService write made before it
+    result = cluster.kubectl("scale", "deployment", "bot", "-n", namespace, "--replicas=2", check=False)
+    assert result.returncode != 0, "a scale-up was admitted while the kill switch was engaged"
+    message = result.stderr.strip()
+    assert "Airlock: Deployment bot may run at most 0 replicas" in message, message
+    assert "\n" not in message and "\x1b" not in message and "\u2028" not in message, repr(message)
+    assert "(INC-4711" in message and len(message) < 1000, message[:2000]
+    assert f"kubectl annotate aiservice bot -n {namespace} airlock.dev/kill-switch-" in message, message

@@ -173,7 +173,11 @@ def list_namespaces(clients: Clients) -> tuple[list[dict[str, Any]], str | None]
     items: list[dict[str, Any]] = []
     token: str | None = None
     while True:
-        kwargs: dict[str, Any] = {"limit": LIST_PAGE, "_request_timeout": LIST_TIMEOUT, "_preload_content": False}
+        kwargs: dict[str, Any] = {
+            "limit": LIST_PAGE,
+            "_request_timeout": LIST_TIMEOUT,
+            "_preload_content": False,
+        }
         if token:
             kwargs["_continue"] = token
         data = json.loads(_call(clients, clients.core.list_namespace, **kwargs).data)
