@@ -333,20 +333,22 @@ def install_operator_identity(cluster: Cluster, helm: Path, directory: Path, *va
     apply_server_side(cluster, yaml.safe_dump_all(picked + scope))
     kubeconfig = cluster.token_kubeconfig(namespace, operator_name, directory / f"{release}.kubeconfig")
     identity = Identity(namespace, operator_name, one(picked, "ClusterRole"), kubeconfig)
-    wait_until_operator_scope_enforced(cluster, identity)
+    # Where the identity may patch Deployments at all: a watched namespace, or any when it watches all.
+    watched = [d["metadata"]["namespace"] for d in picked if d["kind"] == "Role"]
+    wait_until_operator_scope_enforced(cluster, identity, watched[0] if watched else PROBE_NS)
     return identity
 
 
 PROBE_NS = "airlock-operator-scope-probe"
 
 
-def wait_until_operator_scope_enforced(cluster: Cluster, who: Identity, timeout: float = 60) -> None:
+def wait_until_operator_scope_enforced(
+    cluster: Cluster, who: Identity, probe_ns: str = PROBE_NS, timeout: float = 60
+) -> None:
     """Waits for positive evidence that the operator's scope policy acts on this identity: a server-side
     dry run of a non-airlock label on a Deployment in a governed namespace is refused with its message."""
-    cluster.create_namespace(PROBE_NS, check=False)
-    cluster.apply(deployment("probe", PROBE_NS, 1))
-
-    last: list[str] = [""]
+    cluster.create_namespace(probe_ns, check=False)
+    cluster.apply(deployment("probe", probe_ns, 1))
 
     def refused() -> bool:
         result = cluster.kubectl(
@@ -354,17 +356,16 @@ def wait_until_operator_scope_enforced(cluster: Cluster, who: Identity, timeout:
             "deployment",
             "probe",
             "-n",
-            PROBE_NS,
+            probe_ns,
             "team=x",
             "--dry-run=server",
             kubeconfig=who.kubeconfig,
             check=False,
         )
-        last[0] = result.stderr.strip() or result.stdout.strip()
         return result.returncode != 0 and "may change only labels and annotations" in result.stderr
 
     cluster.wait_for(
-        refused, timeout=timeout, what=f"the operator scope policy to act on {who.service_account}: {last}"
+        refused, timeout=timeout, what=f"the operator scope policy to act on {who.service_account}"
     )
 
 
