@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)/operator
 
-.PHONY: help venv control-plane demo test test-unit lint crds docs bench clean
+.PHONY: help venv control-plane argocd demo demo-gitops test test-unit lint crds docs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,10 +25,16 @@ control-plane: ## build etcd, kube-apiserver, kubectl, helm and promtool from Go
 	@bash hack/build-helm.sh >/dev/null
 	@bash hack/build-promtool.sh >/dev/null
 
+argocd: ## build Argo CD (controller, repo server, API server, CLI) from Go modules (cached by version)
+	@bash hack/build-argocd.sh >/dev/null
+
 demo: venv control-plane ## bring up a local control plane and walk through the pilot, promotion and kill switch
 	$(PY) -m airlock_dev.demo
 
-test: venv control-plane ## run every test, including those on the real API server
+demo-gitops: venv control-plane argocd ## the same story through a real Argo CD syncing a local git repository (root, redis-server)
+	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m airlock_dev.demo_gitops
+
+test: venv control-plane argocd ## run every test, including those on the real API server
 	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## only the tests that need no cluster (helm renders the chart, promtool tests the alerts)
