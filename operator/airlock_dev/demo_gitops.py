@@ -116,12 +116,10 @@ class GitOpsDemo:
         }
 
     def run(self) -> None:
-        self.step(
-            "The team's repository holds the packet (wave -2), the AIService (-1) and the Deployment (0)"
-        )
-        sha = self.commit(
-            self.files("packet-prompt-injection-failed.yaml", 1), "Onboard the support assistant"
-        )
+        self.step("Onboarding: the Deployment and its packet first, then the AIService that governs it")
+        first = self.files("packet-prompt-injection-failed.yaml", 1)
+        aiservice = first.pop("aiservice.yaml")
+        sha = self.commit(first, "The support assistant's Deployment and packet")
         app = yaml.safe_load((REPO_ROOT / "manifests" / "argocd" / "application-example.yaml").read_text())
         app["spec"]["source"] = {"repoURL": self.repo.url, "targetRevision": "main", "path": "deploy"}
         kubectl(self.cluster, "apply", "-f", "-", stdin=yaml.safe_dump(app))
