@@ -22,10 +22,12 @@ from pydantic import ValidationError
 from airlock.config import Settings
 from airlock.inventory import Inventory
 from airlock.k8s import io
+from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
+from airlock.logic.killswitch import parse_kill_switch
 from airlock.logic.policy import effective_policy
-from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_service
+from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_deletion, plan_service
 from airlock.metrics import Metrics
 from airlock.models import packet as packet_model
 from airlock.models import policy as policy_model
@@ -177,8 +179,27 @@ class Runtime:
         return sorted(out, key=lambda p: p[0])
 
     def claimant(self, namespace: str, workload: str) -> str | None:
-        names = self.inventory.claimants(namespace, workload)
-        return names[0] if names else None
+        """The AIService the operator acts on for `workload`: the strictest of those naming it."""
+        claims = []
+        for name in self.inventory.claimants(namespace, workload):
+            body = self.inventory.get("services", (namespace, name))
+            if body is not None:
+                claims.append(claim_of(name, body))
+        chosen = strictest_claim(claims)
+        return chosen.name if chosen is not None else None
+
+
+def claim_of(name: str, body: Mapping[str, Any]) -> Claim:
+    """An AIService's claim on its workload, read as admission reads it: killed, or the cap it enforces."""
+    killed = parse_kill_switch((body.get("metadata") or {}).get("annotations")).engaged
+    allowed = (body.get("status") or {}).get("allowedReplicas")
+    pilot = (body.get("spec") or {}).get("pilotReplicas", 1)
+    cap = enforced_cap(
+        killed=killed,
+        status_allowed=allowed if isinstance(allowed, int) else None,
+        pilot_replicas=pilot if isinstance(pilot, int) else 1,
+    )
+    return Claim(name=name, killed=killed, cap=cap)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -214,6 +235,57 @@ def reconcile_service(rt: Runtime, key: Key, body: Mapping[str, Any] | None = No
         raise io.ConflictError(
             f"AIService {key[0]}/{key[1]} kept changing during {CONFLICT_ATTEMPTS} passes in a row; "
             "it is retried later"
+        )
+
+
+def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
+    """An AIService is gone: its Deployment loses the stage label, and a deletion that ended an engaged
+    kill switch is recorded as an Event on the Deployment. Failures are logged: nothing retries a
+    deletion, and the Deployment is no longer Airlock's to converge."""
+    meta = body.get("metadata") or {}
+    workload_name = ((body.get("spec") or {}).get("workload") or {}).get("name")
+    if not isinstance(workload_name, str) or rt.claimant(key[0], workload_name) is not None:
+        return  # another AIService governs it now (or never a workload): leave it to that one
+    try:
+        deployment = io.read_deployment(rt.clients, key[0], workload_name)
+        workload = None
+        if deployment is not None:
+            dmeta = deployment.get("metadata", {})
+            workload = Workload(
+                replicas=int(deployment.get("spec", {}).get("replicas", 1)),
+                labels=dmeta.get("labels") or {},
+            )
+        plan = plan_deletion(
+            key[1],
+            workload_name,
+            dict(meta.get("annotations") or {}),
+            (body.get("status") or {}).get("stage"),
+            workload,
+        )
+        if plan.metadata is not None:
+            io.patch_deployment_metadata(
+                rt.clients, key[0], workload_name, plan.metadata, rt.settings.field_manager
+            )
+        if plan.event is not None and deployment is not None:
+            involved = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": workload_name,
+                "namespace": key[0],
+                "uid": deployment.get("metadata", {}).get("uid"),
+            }
+            _announce(
+                rt, service_model.KIND, key, involved, plan.event.type, plan.event.reason, plan.event.message
+            )
+            rt.metrics.count_event(plan.event.reason)
+    except Exception as exc:  # a deletion is seen once; say what was not done instead of retrying
+        log.warning(
+            "AIService %s/%s deleted; could not update Deployment %s (%s: %s)",
+            *key,
+            workload_name,
+            type(exc).__name__,
+            _short(exc),
+            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Deleted"},
         )
 
 
@@ -316,10 +388,12 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     workload = None
     if deployment is not None:
         meta = deployment.get("metadata", {})
+        template_meta = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
         workload = Workload(
             replicas=int(deployment.get("spec", {}).get("replicas", 1)),
             labels=meta.get("labels") or {},
             annotations=meta.get("annotations") or {},
+            template_annotations=template_meta.get("annotations") or {},
         )
     plan = plan_service(
         view,
@@ -396,6 +470,10 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     write(final)
     if plan.metadata is not None:
         io.patch_deployment_metadata(rt.clients, view.namespace, workload, plan.metadata, fm)
+    if plan.service_annotations:
+        io.patch_annotations(
+            rt.clients, service_model.PLURAL, view.namespace, view.name, plan.service_annotations, fm
+        )
     for event in events:
         if event.reason in KILL_SWITCH_REASONS:
             continue

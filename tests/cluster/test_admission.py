@@ -42,6 +42,9 @@ CASES = [
     Case("create-above", False, 1, 1, None, 2),
     Case("create-at-cap", False, 1, 1, None, 1),
     Case("zero-pilot", False, 0, 0, 0, 1),
+    # A pilot size the team wrote, not yet evaluated, counts only up to the built-in limit.
+    Case("no-status-huge-pilot-at-limit", False, None, 100, 1, 3),
+    Case("no-status-huge-pilot-above-limit", False, None, 100, 1, 4),
 ]
 
 

@@ -351,6 +351,8 @@ ALLOWED = [
     ("patch", "readinesspackets.airlock.dev/status"),
     ("watch", "readinesspackets.airlock.dev"),
     ("list", "aiservices.airlock.dev"),
+    # Only to remove the annotations a released kill switch left behind.
+    ("patch", "aiservices.airlock.dev"),
     ("watch", "readinesspolicies.airlock.dev"),
     ("create", "events"),
     ("create", "events.events.k8s.io"),
@@ -363,16 +365,16 @@ DENIED = [
     ("create", "deployments.apps"),
     ("update", "deployments.apps/scale"),
     ("update", "aiservices.airlock.dev"),
-    ("patch", "aiservices.airlock.dev"),
     ("delete", "aiservices.airlock.dev"),
     ("update", "readinesspackets.airlock.dev"),
+    ("patch", "readinesspackets.airlock.dev"),
     ("patch", "readinesspolicies.airlock.dev/status"),
     ("create", "pods"),
     ("create", "pods/exec"),
     ("list", "namespaces"),
     ("patch", "customresourcedefinitions.apiextensions.k8s.io"),
-    ("release", "aiservices.airlock.dev/killswitch"),
-    ("approve", "approvalroles.airlock.dev"),
+    ("release", "aiservices.governance.airlock.dev/killswitch"),
+    ("approve", "approvalroles.governance.airlock.dev"),
     ("impersonate", "serviceaccounts"),
 ]
 

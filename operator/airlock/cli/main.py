@@ -39,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     digest = sub.add_parser("digest", help="print a packet's content digest, for approvals made in Git")
     digest.add_argument("files", nargs="+", metavar="FILE", help="YAML files holding ReadinessPackets")
+
+    examples = sub.add_parser("examples", help="work with the shipped examples")
+    examples_sub = examples.add_subparsers(dest="examples_command", required=True, metavar="COMMAND")
+    redate = examples_sub.add_parser(
+        "redate",
+        help="print a copy of example packets with current evidence dates and re-signed approvals, "
+        "for a trial (the examples' evals lapse 30 days after their evaluatedAt)",
+    )
+    redate.add_argument("files", nargs="+", metavar="FILE", help="YAML files holding ReadinessPackets")
     return parser
 
 
@@ -52,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from airlock.cli.validate import validate_main
 
         return validate_main(args)
+    if args.command == "examples":
+        from airlock.cli.redate import redate_main
+
+        return redate_main(args)
     from airlock.cli.validate import digest_main
 
     return digest_main(args)

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import urllib3
@@ -219,6 +219,30 @@ def patch_deployment_metadata(
         name,
         namespace,
         {"metadata": metadata},
+        field_manager=field_manager,
+        _content_type=MERGE_PATCH,
+        _preload_content=False,
+    )
+
+
+def patch_annotations(
+    clients: Clients,
+    plural: str,
+    namespace: str,
+    name: str,
+    annotations: Mapping[str, str | None],
+    field_manager: str,
+) -> None:
+    """Merge-patches annotations of one of Airlock's namespaced custom resources; None removes one."""
+    _call(
+        clients,
+        clients.custom.patch_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        plural,
+        name,
+        {"metadata": {"annotations": dict(annotations)}},
         field_manager=field_manager,
         _content_type=MERGE_PATCH,
         _preload_content=False,

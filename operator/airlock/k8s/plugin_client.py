@@ -267,6 +267,27 @@ class Api:
                 raise
         return Workload(name, "found", _replicas(_json(resp)))
 
+    def read_scale(self, namespace: str, name: str) -> Workload:
+        """The Deployment's replicas through its scale subresource (what `kubectl scale` needs), falling
+        back to the Deployment itself; "unreadable" when RBAC allows neither."""
+        from kubernetes.client.exceptions import ApiException
+
+        with self._calls(f"read the scale of Deployment {namespace}/{name}"):
+            try:
+                resp = self._apps.read_namespaced_deployment_scale(
+                    name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return Workload(name, "missing")
+                if exc.status == 403:
+                    return self.read_workload(namespace, name)
+                raise
+        spec = _json(resp).get("spec")
+        replicas = spec.get("replicas") if isinstance(spec, dict) else None
+        # A Scale omits spec.replicas when it is 0.
+        return Workload(name, "found", replicas if isinstance(replicas, int) else 0)
+
     def deployment_replicas(self, namespace: str) -> dict[str, int] | None:
         """spec.replicas of every Deployment in `namespace`, or None when RBAC does not allow listing them."""
         from kubernetes.client.exceptions import ApiException

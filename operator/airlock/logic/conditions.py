@@ -17,6 +17,7 @@ class ConditionType(StrEnum):
     GATES_PASSED = "GatesPassed"
     KILL_SWITCH_ENGAGED = "KillSwitchEngaged"
     WORKLOAD_FOUND = "WorkloadFound"
+    ANNOTATIONS_RECOGNIZED = "AnnotationsRecognized"
     COMPLETE = "Complete"
 
 
@@ -34,6 +35,8 @@ class ConditionReason(StrEnum):
     GATES_BLOCKING = "GatesBlocking"  # GatesPassed False / Complete False
     NOT_ENGAGED = "NotEngaged"  # KillSwitchEngaged False
     ENGAGED = "Engaged"  # KillSwitchEngaged True
+    RECOGNIZED = "Recognized"  # AnnotationsRecognized True
+    NEAR_MISS = "NearMiss"  # AnnotationsRecognized False: an unknown airlock.dev/ key or kill-switch value
 
 
 def trim(message: str, limit: int = MAX_MESSAGE) -> str:
