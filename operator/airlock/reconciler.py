@@ -32,7 +32,7 @@ from airlock.metrics import Metrics
 from airlock.models import packet as packet_model
 from airlock.models import policy as policy_model
 from airlock.models import service as service_model
-from airlock.models.base import API_VERSION
+from airlock.models.base import API_VERSION, GOVERNED_LABEL, GOVERNED_VALUE
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import AIServiceSpec, AIServiceStatus
@@ -56,13 +56,14 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def service_view(body: Mapping[str, Any]) -> ServiceView:
+def service_view(body: Mapping[str, Any], namespace_governed: bool = True) -> ServiceView:
     """An AIService body from the API as a view the planner takes; raises ValidationError on bad data."""
     meta = body.get("metadata", {})
     status = body.get("status")
     return ServiceView(
         name=meta["name"],
         namespace=meta.get("namespace", ""),
+        namespace_governed=namespace_governed,
         generation=meta.get("generation"),
         annotations=dict(meta.get("annotations") or {}),
         spec=AIServiceSpec.model_validate(body.get("spec") or {}),
@@ -150,6 +151,12 @@ class Runtime:
         ):
             items, version = io.list_custom_objects(self.clients, plural, namespaces, cluster_scoped)
             self.inventory.replace(kind, items, version)
+        items, version = io.list_namespaces(self.clients)
+        self.inventory.replace("namespaces", items, version)
+
+    def governed(self, namespace: str) -> bool:
+        """Whether a platform admin marked the namespace as governed; an unknown one is not."""
+        return self.inventory.labels("namespaces", ("", namespace)).get(GOVERNED_LABEL) == GOVERNED_VALUE
 
     def policy(self) -> ReadinessPolicySpec:
         body = self.inventory.get("policies", ("", policy_model.DEFAULT_POLICY_NAME))
@@ -374,7 +381,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     body = current
     version = (body.get("metadata") or {}).get("resourceVersion")
     try:
-        view = service_view(body)
+        view = service_view(body, rt.governed(key[0]))
     except ValidationError as exc:
         # The CRD schema refuses what the models refuse, so this is an object stored before an upgrade.
         log.error(
@@ -384,7 +391,12 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
             extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "InvalidSpec"},
         )
         return None
-    deployment = io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
+    # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.
+    deployment = (
+        io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
+        if view.namespace_governed
+        else None
+    )
     workload = None
     if deployment is not None:
         meta = deployment.get("metadata", {})
@@ -757,3 +769,9 @@ def services_for_packet(rt: Runtime, namespace: str, packet_name: str, service_n
 
 def all_service_keys(rt: Runtime) -> Iterable[Key]:
     return rt.inventory.keys("services")
+
+
+def services_in(rt: Runtime, namespace: str) -> list[Key]:
+    return [
+        (namespace, body["metadata"]["name"]) for body in rt.inventory.in_namespace("services", namespace)
+    ]

@@ -44,7 +44,7 @@ from typing import IO, Any
 
 import yaml
 
-from airlock_dev.admission_probe import wait_until_enforced
+from airlock_dev.admission_probe import GOVERNED, wait_until_enforced
 from airlock_dev.bench_agents import KILL_SWITCH, MERGE_PATCH, Api, ApiError
 from airlock_dev.bench_stats import Summary, fmt, halves_growth, ratio, slope, summarize
 from airlock_dev.localcluster import LocalCluster, die_with_parent, find_binaries, free_port
@@ -445,7 +445,7 @@ def create_objects(bench: Bench) -> dict[str, float]:
     api = _Patient(bench.api)
     namespaces = [*sorted({f"bench-{i // bench.per_namespace:03d}" for i in range(bench.n)}), CHURN_NS]
     for ns in namespaces:
-        api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+        api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns, "labels": GOVERNED}})
     bench.services = [(f"bench-{i // bench.per_namespace:03d}", f"svc-{i:05d}") for i in range(bench.n)]
 
     def deployment(ns: str, name: str) -> Callable[[], Any]:
@@ -472,7 +472,7 @@ def create_objects(bench: Bench) -> dict[str, float]:
         return lambda: api.request("POST", f"/api/v1/namespaces/{CHURN_NS}/configmaps", body)
 
     for ns, count in SIDE_NAMESPACES.items():
-        api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+        api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns, "labels": GOVERNED}})
         for i in range(count):
             deployment(ns, f"side-{i:02d}")()
             service(ns, f"side-{i:02d}")()

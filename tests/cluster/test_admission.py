@@ -56,7 +56,7 @@ def expected(case: Case) -> bool:
 @pytest.fixture(scope="module")
 def outcomes(cluster: Cluster) -> dict[str, tuple[bool, str]]:
     ns = "admission-table"
-    cluster.kubectl("create", "namespace", ns)
+    cluster.create_namespace(ns)
     # Deployments first, while nothing governs them, at their `old` size.
     cluster.apply([deployment(c.name, ns, c.old) for c in CASES if c.old is not None])
     for c in CASES:

@@ -216,7 +216,7 @@ def test_an_approver_role_granted_in_another_namespace_does_not_count_here(
     cluster: Cluster, empty_packet: str, namespace: str, tmp_path: Path
 ) -> None:
     elsewhere = f"{namespace}-other"
-    cluster.kubectl("create", "namespace", elsewhere)
+    cluster.create_namespace(elsewhere)
     alice = make_person(cluster, empty_packet, tmp_path, "alice")
     cluster.kubectl(
         "create",

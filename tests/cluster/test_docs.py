@@ -228,6 +228,9 @@ def test_scenario_incident_with_kubectl_alone_then_restore(docs_cluster: Cluster
 @pytest.mark.parametrize("doc", [p for p in DOCS if blocks(p)], ids=lambda p: p.name)
 def test_every_tested_shell_example_runs(docs_cluster: Cluster, doc: Path, tmp_path: Path) -> None:
     cluster = docs_cluster
+    ns = "support"
+    cluster.create_namespace(ns, check=False)
+    cluster.kubectl("delete", "aiservice,readinesspacket,deployment", "--all", "-n", ns, "--wait=true")
     op = start_operator(cluster, tmp_path)
     try:
         promoted_service(cluster)

@@ -411,8 +411,7 @@ def durable_cluster() -> Iterator[Cluster]:
 
 
 def fresh_namespace(cluster: Cluster, name: str) -> str:
-    cluster.kubectl("create", "namespace", name)
-    return name
+    return cluster.create_namespace(name)
 
 
 def test_kill_and_restore_work_with_etcd_fsyncing_every_write(

@@ -176,7 +176,7 @@ def test_the_hints_in_a_denial_name_the_namespace_and_work_when_pasted(
 ) -> None:
     create_service(cluster, namespace)
     pilot = cluster.kubectl("scale", "deployment", SERVICE, "-n", namespace, "--replicas=2", check=False)
-    assert f"see kubectl airlock explain {SERVICE} -n {namespace}." in pilot.stderr, pilot.stderr
+    assert f"see: kubectl airlock explain {SERVICE} -n {namespace}\n" in pilot.stderr, pilot.stderr
     cluster.kubectl("annotate", "aiservice", SERVICE, "-n", namespace, "airlock.dev/kill-switch=true")
 
     def denied() -> str:
@@ -185,7 +185,7 @@ def test_the_hints_in_a_denial_name_the_namespace_and_work_when_pasted(
 
     stderr = cluster.wait_for(denied, what="admission to deny the scale-up for the kill switch")
     hint = re.search(
-        r"release it with (kubectl annotate aiservice \S+ -n \S+ airlock\.dev/kill-switch-)", stderr
+        r"release it with: (kubectl annotate aiservice \S+ -n \S+ airlock\.dev/kill-switch-)", stderr
     )
     assert hint is not None, stderr
     # Pasted as it is (the current context is another namespace), it releases this service.

@@ -127,6 +127,19 @@ def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.B
                 reconciler.reconcile_service_or_retry(rt, (namespace, other))
 
 
+@kopf.on.event("", "v1", "namespaces", id="namespace")
+def on_namespace(type: str, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> None:
+    rt = _runtime(memo)
+    was = rt.governed(name)
+    if type == "DELETED":
+        rt.inventory.drop("namespaces", ("", name))
+    else:
+        rt.inventory.put("namespaces", body)
+    if rt.governed(name) != was:  # the mark was put on or taken off: its services are judged again
+        for key in reconciler.services_in(rt, name):
+            reconciler.reconcile_service_or_retry(rt, key)
+
+
 def _plain(body: kopf.Body) -> dict[str, Any]:
     return {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
 

@@ -30,6 +30,7 @@ class ConditionReason(StrEnum):
     KILL_SWITCH_ENGAGED = "KillSwitchEngaged"  # Ready False / KillSwitchEngaged True
     WORKLOAD_NOT_FOUND = "WorkloadNotFound"  # Ready False / WorkloadFound False
     WORKLOAD_CLAIMED = "WorkloadClaimed"  # WorkloadFound False: another AIService governs it
+    NAMESPACE_NOT_GOVERNED = "NamespaceNotGoverned"  # WorkloadFound False: namespace not marked governed
     FOUND = "Found"  # WorkloadFound True
     ALL_GATES_PASSED = "AllGatesPassed"  # GatesPassed True / Complete True
     GATES_BLOCKING = "GatesBlocking"  # GatesPassed False / Complete False

@@ -59,6 +59,9 @@ class ServiceView:
     annotations: Mapping[str, str]
     spec: AIServiceSpec
     status: AIServiceStatus | None
+    # Whether the namespace carries airlock.dev/governed: "true". Outside governed namespaces admission
+    # enforces nothing, so the operator leaves the Deployment alone and says so.
+    namespace_governed: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,8 @@ def plan_service(
     spec = service.spec
     kill = parse_kill_switch(service.annotations, now)
     claimed = _workload_claimed(claimed_by, service.name)
-    if claimed:
-        workload = None  # never act on a Deployment another AIService governs
+    if claimed or not service.namespace_governed:
+        workload = None  # never act on a Deployment another AIService governs, or outside governed namespaces
     current = workload.replicas if workload is not None else None
 
     choice = select_packet(service.name, spec, packets)
@@ -314,7 +317,14 @@ def _conditions(
     gen = service.generation
     workload = service.spec.workload.name
     conds = list(previous)
-    if claimed_by is not None:
+    if not service.namespace_governed:
+        found_reason, found_msg = (
+            ConditionReason.NAMESPACE_NOT_GOVERNED,
+            f"Namespace {service.namespace} is not governed, so nothing enforces this AIService and Airlock "
+            f"leaves Deployment {workload} alone; a platform admin marks it with: kubectl label namespace "
+            f"{service.namespace} airlock.dev/governed=true",
+        )
+    elif claimed_by is not None:
         found_reason, found_msg = (
             ConditionReason.WORKLOAD_CLAIMED,
             f"Deployment {workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
@@ -377,7 +387,9 @@ def _conditions(
         now=now,
     )
     cap_text = ("no cap" if allowed == NO_CAP else f"{allowed} replicas") + bounds_note
-    if killed:
+    if not service.namespace_governed:
+        ready = (False, found_reason, found_msg)
+    elif killed:
         ready = (
             False,
             ConditionReason.KILL_SWITCH_ENGAGED,
@@ -439,7 +451,7 @@ def _transition_events(
     if (
         new_found is not None
         and new_found.status == "False"
-        and (prev_found is None or prev_found.status != "False")
+        and (prev_found is None or prev_found.status != "False" or prev_found.reason != new_found.reason)
     ):
         events.append(Event("Warning", new_found.reason, new_found.message))
     before = {g.name: g for g in prev.gates}
