@@ -16,8 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.helpers import aiservice, deployment
-from tests.cluster.test_operator import complete_packet, condition, replicas, setup_service, status
+from tests.cluster.helpers import (
+    aiservice,
+    complete_packet,
+    condition,
+    deployment,
+    replicas,
+    setup_service,
+    status,
+)
 from tests.conftest import ROOT, Cluster, OperatorProcess, start_operator
 
 PLATFORM = ROOT / "manifests" / "rbac" / "platform.yaml"
