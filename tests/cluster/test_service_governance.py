@@ -512,3 +512,61 @@ def test_a_pod_template_declaring_unsigned_versions_holds_a_promoted_service(
     assert st["allowedReplicas"] == 3 and st["stage"] == "Production"
     labels = cluster.get("deployment", SERVICE, namespace)["metadata"]["labels"]
     assert labels["airlock.dev/prompt-version"] == "v15"
+
+
+# ---- the roles a team really gets ---------------------------------------------------------------
+
+
+def test_the_built_in_edit_role_gives_a_team_airlock_kinds_and_nothing_that_lifts_its_cap(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """A team bound to the built-in `edit` (filled by the aggregation controller from the shipped
+    airlock-edit): it writes AIServices and packets, and still cannot delete, re-point or forge status."""
+    cluster.kubectl("apply", "-f", str(ROOT / "manifests" / "rbac" / "service-team.yaml"))
+    kubeconfig = cluster.token_kubeconfig(namespace, "dev", tmp_path / "dev.kubeconfig")
+    user = f"system:serviceaccount:{namespace}:dev"
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        "dev-edit",
+        "-n",
+        namespace,
+        "--clusterrole=edit",
+        f"--serviceaccount={namespace}:dev",
+    )
+    cluster.wait_for(
+        lambda: cluster.service_account_may(
+            user, namespace, verb="create", group="airlock.dev", resource="aiservices"
+        ),
+        timeout=30,
+        what="edit to carry the aggregated airlock-edit rules",
+    )
+    dev = Identity(user, kubeconfig)
+    cluster.apply(deployment(SERVICE, namespace, 1))
+    created = cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        kubeconfig=kubeconfig,
+        stdin=json.dumps(aiservice(SERVICE, namespace)),
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    ok, err = dev.run(
+        cluster,
+        namespace,
+        "patch",
+        "ais",
+        SERVICE,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"allowedReplicas":-1}}',
+    )
+    assert not ok and "forbidden" in err, err
+    ok, err = dev.run(cluster, namespace, "delete", "ais", SERVICE, "--wait=false")
+    assert not ok and "may not delete" in err, err
+    assert not cluster.service_account_may(
+        user, namespace, verb="govern", group="governance.airlock.dev", resource="aiservices"
+    )
+    assert "may run at most 1 replicas" in scale_refused(cluster, dev, namespace, 5)
