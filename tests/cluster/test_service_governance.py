@@ -40,6 +40,12 @@ class Identity:
         result = cluster.kubectl(*args, "-n", namespace, kubeconfig=self.kubeconfig, check=False)
         return result.returncode == 0, result.stderr
 
+    def apply(self, cluster: Cluster, doc: dict[str, object]) -> tuple[bool, str]:
+        result = cluster.kubectl(
+            "apply", "-f", "-", kubeconfig=self.kubeconfig, stdin=json.dumps(doc), check=False
+        )
+        return result.returncode == 0, result.stderr
+
 
 def identity(
     cluster: Cluster, namespace: str, tmp_path: Path, name: str, rules: list[dict[str, object]]
@@ -267,15 +273,8 @@ def test_a_new_service_with_a_huge_pilot_and_no_status_is_capped_at_the_built_in
     cluster: Cluster, namespace: str, team: Identity
 ) -> None:
     cluster.apply(deployment(SERVICE, namespace, 1))
-    result = cluster.kubectl(
-        "apply",
-        "-f",
-        "-",
-        kubeconfig=team.kubeconfig,
-        stdin=json.dumps(aiservice(SERVICE, namespace, pilot=100)),
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    ok, err = team.apply(cluster, aiservice(SERVICE, namespace, pilot=100))
+    assert ok, err
     assert "may run at most 3 replicas (asked for 100)" in scale_refused(cluster, team, namespace, 100)
     ok, err = team.run(cluster, namespace, "scale", "deployment", SERVICE, "--replicas=3")
     assert ok, err
@@ -291,10 +290,8 @@ def test_a_second_service_for_a_governed_workload_is_refused(
     decoy = aiservice("a-decoy", namespace, workload=SERVICE, pilot=3)
 
     def refused() -> str:
-        result = cluster.kubectl(
-            "apply", "-f", "-", kubeconfig=team.kubeconfig, stdin=json.dumps(decoy), check=False
-        )
-        return result.stderr if result.returncode != 0 else ""
+        ok, err = team.apply(cluster, decoy)
+        return "" if ok else err
 
     err = cluster.wait_for(refused, timeout=15, what="admission to see the first AIService")
     assert (
@@ -406,20 +403,12 @@ def test_nobody_governs_a_workload_they_could_not_scale_themselves(
         "deputy",
         [{"apiGroups": ["airlock.dev"], "resources": ["aiservices"], "verbs": ["*"]}],
     )
-    result = cluster.kubectl(
-        "apply",
-        "-f",
-        "-",
-        kubeconfig=deputy.kubeconfig,
-        stdin=json.dumps(aiservice("proxy-grab", namespace, workload="platform-proxy", pilot=0)),
-        check=False,
-    )
-    assert result.returncode != 0
+    ok, err = deputy.apply(cluster, aiservice("proxy-grab", namespace, workload="platform-proxy", pilot=0))
+    assert not ok
     assert (
-        f"{deputy.user} may not make AIService {namespace}/proxy-grab govern Deployment platform-proxy"
-        in result.stderr
-    ), result.stderr
-    assert "verb update on deployments/scale in apps" in result.stderr, result.stderr
+        f"{deputy.user} may not make AIService {namespace}/proxy-grab govern Deployment platform-proxy" in err
+    ), err
+    assert "verb update on deployments/scale in apps" in err, err
     assert cluster.get("deployment", "platform-proxy", namespace)["spec"]["replicas"] == 3
 
 
