@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)/operator
 
-.PHONY: help venv control-plane demo test test-unit lint crds docs bench clean
+.PHONY: help venv control-plane eval-tools demo test test-unit lint crds docs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,11 +24,15 @@ control-plane: ## build etcd, kube-apiserver, kubectl and helm from Go modules (
 	@bash hack/build-control-plane.sh >/dev/null
 	@bash hack/build-helm.sh >/dev/null
 
+eval-tools: ## install Inspect AI (PyPI) and promptfoo (npm), whose results the tests import (cached by version)
+	@bash hack/install-eval-tools.sh >/dev/null
+
 demo: venv control-plane ## bring up a local control plane and walk through the pilot, promotion and kill switch
 	$(PY) -m airlock.demo
 
-test: venv control-plane ## run every test, including those on the real API server
-	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m pytest $(PYTEST_ARGS)
+test: venv control-plane eval-tools ## run every test, including those on the real API server
+	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) \
+	AIRLOCK_EVAL_TOOLS_BIN=$$(bash hack/install-eval-tools.sh 2>/dev/null) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## only the tests that need no cluster (helm renders the chart)
 	@bash hack/build-helm.sh >/dev/null

@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     digest = sub.add_parser("digest", help="print a packet's content digest, for approvals made in Git")
     digest.add_argument("files", nargs="+", metavar="FILE", help="YAML files holding ReadinessPackets")
+
+    from airlock.cli.evals import add_parser as add_evals
+
+    add_evals(sub)
     return parser
 
 
@@ -52,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from airlock.cli.validate import validate_main
 
         return validate_main(args)
+    if args.command == "evals":
+        from airlock.cli.evals import evals_main
+
+        return evals_main(args)
     from airlock.cli.validate import digest_main
 
     return digest_main(args)
