@@ -38,18 +38,20 @@ test-unit: venv ## only the tests that need no cluster (helm renders the chart)
 	@bash hack/build-helm.sh >/dev/null
 	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
 
-lint: venv ## mypy --strict, ruff, the import contract, and the CRDs against the models
+lint: venv ## mypy --strict, ruff, the import contract, and the CRDs and schemas against the models
 	$(PY) -m mypy
 	$(VENV)/bin/ruff check operator tests hack
 	$(VENV)/bin/ruff format --check operator tests hack
 	$(VENV)/bin/lint-imports
 	$(PY) hack/gen_crds.py --check
+	$(PY) hack/gen_schemas.py --check
 	$(PY) hack/gen_docs.py --check
 	$(PY) hack/sync_chart_crds.py --check
 	$(PY) hack/gen_manifests.py --check
 
-crds: venv ## regenerate crds/ from the models, then the chart's copies and manifests/base
+crds: venv ## regenerate crds/ and the editor schemas in schemas/ from the models, then the chart's copies and manifests/base
 	$(PY) hack/gen_crds.py
+	$(PY) hack/gen_schemas.py
 	$(PY) hack/sync_chart_crds.py
 	$(PY) hack/gen_manifests.py
 

@@ -33,7 +33,7 @@ CATEGORY_MAP = {
         "tools": "tool-call",
         "regulated": "regulated-phrase",
     },
-    "ignoreTags": ("smoke",),
+    "ignoreTags": ["smoke"],
 }
 
 
