@@ -34,7 +34,7 @@ test: venv control-plane eval-tools ## run every test, including those on the re
 	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) \
 	AIRLOCK_EVAL_TOOLS_BIN=$$(bash hack/install-eval-tools.sh 2>/dev/null) $(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv ## only the tests that need no cluster (helm renders the chart)
+test-unit: venv eval-tools ## only the tests that need no cluster (helm renders the chart; Inspect AI and promptfoo run)
 	@bash hack/build-helm.sh >/dev/null
 	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
 

@@ -53,10 +53,12 @@ install_inspect() {
 }
 
 install_promptfoo() {
+  # Read the installed version from its package.json (starting promptfoo takes seconds), and require the
+  # SQLite module built here, without which promptfoo cannot run.
   local have=""
   [ -x "$promptfoo_out/node_modules/.bin/promptfoo" ] &&
-    have=$(cd "$promptfoo_out" && HOME=$promptfoo_out/home node_modules/.bin/promptfoo --version 2>/dev/null \
-      | tail -1 || true)
+    [ -f "$promptfoo_out/node_modules/better-sqlite3/build/Release/better_sqlite3.node" ] &&
+    have=$(node -p "require('$promptfoo_out/node_modules/promptfoo/package.json').version" 2>/dev/null || true)
   if [ "$have" = "$PROMPTFOO_VERSION" ]; then
     log "promptfoo $PROMPTFOO_VERSION already installed in $promptfoo_out"
     return
