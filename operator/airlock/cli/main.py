@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     digest = sub.add_parser("digest", help="print a packet's content digest, for approvals made in Git")
     digest.add_argument("files", nargs="+", metavar="FILE", help="YAML files holding ReadinessPackets")
 
+    report = sub.add_parser(
+        "report",
+        help="the readiness record of one AI service from the cluster (as `kubectl airlock report`)",
+        add_help=False,
+    )
+    report.add_argument("args", nargs=argparse.REMAINDER, help="as `kubectl airlock report --help`")
+
     from airlock.cli.evals import add_parser as add_evals
 
     add_evals(sub)
@@ -56,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from airlock.cli.validate import validate_main
 
         return validate_main(args)
+    if args.command == "report":
+        from airlock.cli import kubectl_plugin
+
+        return kubectl_plugin.main(["report", *args.args])
     if args.command == "evals":
         from airlock.cli.evals import evals_main
 
