@@ -260,7 +260,7 @@ h2{font-size:1.2rem;margin-top:2rem}
 .ready{background:#dff5e1;border-left:6px solid #1a7f37}
 .blocked{background:#fde2e1;border-left:6px solid #cf222e}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
-th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f3f4f6}
 tr.ok td:first-child{border-left:5px solid #1a7f37}tr.bad td:first-child{border-left:5px solid #cf222e}
 td.fact{font-weight:600;width:12rem;background:#f6f8fa}
