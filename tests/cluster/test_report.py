@@ -103,7 +103,7 @@ def test_the_report_of_a_live_service_has_its_gates_approvals_kill_switch_and_tr
     digest = cluster.get("rp", packet["metadata"]["name"], namespace)["status"]["digest"]
     sha256 = packet["spec"]["evals"]["source"]["sha256"]
 
-    markdown = cli(cluster, "airlock.cli.main", "report", "support-assistant", "-n", namespace)
+    markdown = cli(cluster, "airlock.cli.main", "report", "-n", namespace, "support-assistant")
     assert markdown.returncode == 0, markdown.stderr
     text = markdown.stdout
     assert text.startswith(f"# Readiness record: {namespace}/support-assistant")

@@ -54,7 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["report"]:
+        # The same command as `kubectl airlock report`, flags in any order.
+        from airlock.cli import kubectl_plugin
+
+        return kubectl_plugin.main(given)
+    args = build_parser().parse_args(given)
     if args.command == "run":
         from airlock.cli.run import run_main
 
@@ -63,10 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from airlock.cli.validate import validate_main
 
         return validate_main(args)
-    if args.command == "report":
-        from airlock.cli import kubectl_plugin
-
-        return kubectl_plugin.main(["report", *args.args])
     if args.command == "evals":
         from airlock.cli.evals import evals_main
 
