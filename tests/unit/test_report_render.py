@@ -55,3 +55,27 @@ def test_text_from_the_cluster_cannot_inject_markup_into_the_page() -> None:
     }
     page = render_html(build_report(service(), None, [event], ReadinessPolicySpec(), NOW))
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_crosswalk_names_only_real_gates_and_sections_and_cites_a_source_for_every_reference() -> None:
+    from airlock.cli.report_render import load_crosswalk
+    from airlock.models.common import GateName
+
+    crosswalk = load_crosswalk()
+    sources = crosswalk["sources"]
+    assert all(s["title"] and s["url"].startswith("https://") for s in sources.values())
+    subjects = set(crosswalk["crosswalk"])
+    assert subjects <= {g.value for g in GateName} | {"kill-switch", "transitions"}
+    assert {g.value for g in GateName} <= subjects, "every gate has a reference"
+    for subject, refs in crosswalk["crosswalk"].items():
+        for ref in refs:
+            assert ref["source"] in sources and ref["id"] and ref["about"], (subject, ref)
+
+
+def test_the_record_lists_each_gates_framework_references() -> None:
+    from airlock.cli.report_render import load_crosswalk
+
+    text = render_markdown(build_report(service(), None, [], ReadinessPolicySpec(), NOW, load_crosswalk()))
+    frameworks = text.split("## Frameworks this evidence speaks to", 1)[1]
+    assert "| rollout | Regulation (EU) 2024/1689" in frameworks and "| Art. 14(4)(e) |" in frameworks
+    assert "| MANAGE 2.4 |" in frameworks

@@ -446,7 +446,7 @@ def report_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     """The readiness record: gates with evidence and expiry, approvals, kill switch, transitions."""
     from pathlib import Path
 
-    from airlock.cli.report_render import build_report, render_html, render_markdown
+    from airlock.cli.report_render import build_report, load_crosswalk, render_html, render_markdown
     from airlock.models.policy import ReadinessPolicySpec
 
     service = api.get_service(namespace, args.name)
@@ -461,7 +461,7 @@ def report_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
         events += api.list_events(namespace, "ReadinessPacket", str(packet_name)) or []
     policy_object = api.get_policy()
     policy = ReadinessPolicySpec.model_validate((policy_object or {}).get("spec") or {})
-    record = build_report(service, packet, events, policy, datetime.now(UTC))
+    record = build_report(service, packet, events, policy, datetime.now(UTC), load_crosswalk())
     fmt = args.format or ("html" if args.output and args.output.endswith((".html", ".htm")) else "markdown")
     text = render_html(record) if fmt == "html" else render_markdown(record)
     if args.output:

@@ -98,14 +98,49 @@ def _evidence(name: str, spec: ReadinessPacketSpec | None, policy: ReadinessPoli
     return "", ""
 
 
+def load_crosswalk() -> dict[str, Any]:
+    """The crosswalk shipped with Airlock (airlock/data/crosswalk.yaml): gates to framework references."""
+    from importlib.resources import files
+
+    import yaml
+
+    loaded: dict[str, Any] = yaml.safe_load((files("airlock") / "data" / "crosswalk.yaml").read_text())
+    return loaded
+
+
+def _frameworks(crosswalk: Mapping[str, Any]) -> Section:
+    sources = crosswalk.get("sources") or {}
+    rows = tuple(
+        Row(
+            (
+                subject,
+                _s(_get(sources, _s(ref.get("source")), "title")) or _s(ref.get("source")),
+                _s(ref.get("id")),
+                _s(ref.get("about")),
+            )
+        )
+        for subject, refs in (crosswalk.get("crosswalk") or {}).items()
+        for ref in refs or []
+        if isinstance(ref, Mapping)
+    )
+    return Section(
+        "Frameworks this evidence speaks to",
+        ("gate or section", "framework", "reference", "about"),
+        rows,
+        empty="No crosswalk given.",
+    )
+
+
 def build_report(
     service: Mapping[str, Any],
     packet: Mapping[str, Any] | None,
     events: Sequence[Mapping[str, Any]],
     policy: ReadinessPolicySpec,
     now: datetime,
+    crosswalk: Mapping[str, Any] | None = None,
 ) -> Report:
-    """The record of `service`, with its packet (None when it has none) and Events, as of `now`."""
+    """The record of `service`, with its packet (None when it has none) and Events, as of `now`; with a
+    crosswalk, the framework references of each gate and section too."""
     meta, spec, status = service.get("metadata") or {}, service.get("spec") or {}, service.get("status") or {}
     name, namespace = _s(meta.get("name")), _s(meta.get("namespace"))
     packet_spec = ReadinessPacketSpec.model_validate(packet["spec"]) if packet else None
@@ -208,6 +243,7 @@ def build_report(
         Section("Kill-switch history", event_headers, rows(kill_events)),
         Section("Stage and cap transitions", event_headers, rows(transitions)),
         Section("Gate, packet and approval events", event_headers, rows(others)),
+        *((_frameworks(crosswalk),) if crosswalk is not None else ()),
     )
     passed = ready.get("status") == "True"
     summary = (
