@@ -3,7 +3,8 @@
 FROM python:3.11-slim
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY operator ./operator
+# The runtime only: operator/airlock_dev is development tooling and stays out of the image.
+COPY operator/airlock ./operator/airlock
 RUN pip install --no-cache-dir . && rm -rf /src
 WORKDIR /
 USER 65532:65532

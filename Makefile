@@ -20,22 +20,24 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## install Python dependencies into .venv
 
-control-plane: ## build etcd, kube-apiserver, kubectl and helm from Go modules (cached by version)
+control-plane: ## build etcd, kube-apiserver, kubectl, helm and promtool from Go modules (cached by version)
 	@bash hack/build-control-plane.sh >/dev/null
 	@bash hack/build-helm.sh >/dev/null
+	@bash hack/build-promtool.sh >/dev/null
 
 eval-tools: ## install Inspect AI (PyPI) and promptfoo (npm), whose results the tests import (cached by version)
 	@bash hack/install-eval-tools.sh >/dev/null
 
 demo: venv control-plane ## bring up a local control plane and walk through the pilot, promotion and kill switch
-	$(PY) -m airlock.demo
+	$(PY) -m airlock_dev.demo
 
 test: venv control-plane eval-tools ## run every test, including those on the real API server
 	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) \
 	AIRLOCK_EVAL_TOOLS_BIN=$$(bash hack/install-eval-tools.sh 2>/dev/null) $(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv eval-tools ## only the tests that need no cluster (helm renders the chart; Inspect AI and promptfoo run)
+test-unit: venv eval-tools ## only the tests that need no cluster (helm renders the chart, promtool tests the alerts, Inspect AI and promptfoo run)
 	@bash hack/build-helm.sh >/dev/null
+	@bash hack/build-promtool.sh >/dev/null
 	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
 
 lint: venv ## mypy --strict, ruff, the import contract, and the CRDs and schemas against the models
@@ -59,7 +61,7 @@ docs: venv ## regenerate the field reference in docs/packet.md from the models
 	$(PY) hack/gen_docs.py
 
 bench: venv control-plane ## measure latency, overhead and memory on the local control plane
-	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m airlock.bench
+	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) $(PY) -m airlock_dev.bench
 
 clean: ## remove the virtualenv and caches in the tree (not the control-plane cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,12 +23,14 @@ from typing import Any
 import pytest
 import yaml
 
-from airlock.admission_probe import wait_until_enforced
-from airlock.localcluster import LocalCluster, die_with_parent, find_binaries
+from airlock_dev.admission_probe import wait_until_enforced
+from airlock_dev.localcluster import LocalCluster, die_with_parent, find_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 CRDS = ROOT / "crds"
 ADMISSION = ROOT / "manifests" / "admission"
+# The mark of a namespace the platform team governs: Airlock's admission policies act only there.
+GOVERNED = {"airlock.dev/governed": "true"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -75,6 +77,20 @@ class Cluster:
             else yaml.safe_dump_all(manifest if isinstance(manifest, list) else [manifest])
         )
         return self.kubectl("apply", "-f", "-", stdin=text, **kw)
+
+    def create_namespace(self, name: str, *, governed: bool = True, check: bool = True) -> str:
+        """Creates a namespace, marked as governed unless `governed` is false; returns its name."""
+        labels = GOVERNED if governed else {}
+        self.kubectl(
+            "create",
+            "-f",
+            "-",
+            stdin=json.dumps(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+            ),
+            check=check,
+        )
+        return name
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         ns = ["-n", namespace] if namespace else []
@@ -158,10 +174,8 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> str:
-    """A fresh namespace per test. No namespace controller runs, so it is left behind, not deleted."""
-    name = f"t-{secrets.token_hex(4)}"
-    cluster.kubectl("create", "namespace", name)
-    return name
+    """A fresh governed namespace per test. No namespace controller runs, so it is left behind."""
+    return cluster.create_namespace(f"t-{secrets.token_hex(4)}")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 Key = tuple[str, str]  # (namespace, name)
 Body = dict[str, Any]
 
-KINDS = ("services", "packets", "policies")
+KINDS = ("services", "packets", "policies", "namespaces")
 
 
 def _key(body: Mapping[str, Any]) -> Key:
@@ -115,6 +115,12 @@ class Inventory:
         with self._lock:
             names = sorted(self._by_namespace[kind].get(namespace, ()))
             return [self._objects[kind][(namespace, name)] for name in names]
+
+    def labels(self, kind: str, key: Key) -> dict[str, str]:
+        """The labels of one recorded object; empty when it is not recorded."""
+        with self._lock:
+            body = self._objects[kind].get(key)
+            return dict(((body or {}).get("metadata") or {}).get("labels") or {})
 
     def claimants(self, namespace: str, workload: str) -> list[str]:
         """Names of the AIServices in `namespace` whose spec.workload.name is `workload`, sorted."""

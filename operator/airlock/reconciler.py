@@ -22,15 +22,17 @@ from pydantic import ValidationError
 from airlock.config import Settings
 from airlock.inventory import Inventory
 from airlock.k8s import io
+from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
+from airlock.logic.killswitch import parse_kill_switch
 from airlock.logic.policy import effective_policy
-from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_service
+from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_deletion, plan_service
 from airlock.metrics import Metrics
 from airlock.models import packet as packet_model
 from airlock.models import policy as policy_model
 from airlock.models import service as service_model
-from airlock.models.base import API_VERSION
+from airlock.models.base import API_VERSION, GOVERNED_LABEL, GOVERNED_VALUE
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import AIServiceSpec, AIServiceStatus
@@ -54,13 +56,14 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def service_view(body: Mapping[str, Any]) -> ServiceView:
+def service_view(body: Mapping[str, Any], namespace_governed: bool = True) -> ServiceView:
     """An AIService body from the API as a view the planner takes; raises ValidationError on bad data."""
     meta = body.get("metadata", {})
     status = body.get("status")
     return ServiceView(
         name=meta["name"],
         namespace=meta.get("namespace", ""),
+        namespace_governed=namespace_governed,
         generation=meta.get("generation"),
         annotations=dict(meta.get("annotations") or {}),
         spec=AIServiceSpec.model_validate(body.get("spec") or {}),
@@ -148,6 +151,12 @@ class Runtime:
         ):
             items, version = io.list_custom_objects(self.clients, plural, namespaces, cluster_scoped)
             self.inventory.replace(kind, items, version)
+        items, version = io.list_namespaces(self.clients)
+        self.inventory.replace("namespaces", items, version)
+
+    def governed(self, namespace: str) -> bool:
+        """Whether a platform admin marked the namespace as governed; an unknown one is not."""
+        return self.inventory.labels("namespaces", ("", namespace)).get(GOVERNED_LABEL) == GOVERNED_VALUE
 
     def policy(self) -> ReadinessPolicySpec:
         body = self.inventory.get("policies", ("", policy_model.DEFAULT_POLICY_NAME))
@@ -177,8 +186,27 @@ class Runtime:
         return sorted(out, key=lambda p: p[0])
 
     def claimant(self, namespace: str, workload: str) -> str | None:
-        names = self.inventory.claimants(namespace, workload)
-        return names[0] if names else None
+        """The AIService the operator acts on for `workload`: the strictest of those naming it."""
+        claims = []
+        for name in self.inventory.claimants(namespace, workload):
+            body = self.inventory.get("services", (namespace, name))
+            if body is not None:
+                claims.append(claim_of(name, body))
+        chosen = strictest_claim(claims)
+        return chosen.name if chosen is not None else None
+
+
+def claim_of(name: str, body: Mapping[str, Any]) -> Claim:
+    """An AIService's claim on its workload, read as admission reads it: killed, or the cap it enforces."""
+    killed = parse_kill_switch((body.get("metadata") or {}).get("annotations")).engaged
+    allowed = (body.get("status") or {}).get("allowedReplicas")
+    pilot = (body.get("spec") or {}).get("pilotReplicas", 1)
+    cap = enforced_cap(
+        killed=killed,
+        status_allowed=allowed if isinstance(allowed, int) else None,
+        pilot_replicas=pilot if isinstance(pilot, int) else 1,
+    )
+    return Claim(name=name, killed=killed, cap=cap)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -214,6 +242,57 @@ def reconcile_service(rt: Runtime, key: Key, body: Mapping[str, Any] | None = No
         raise io.ConflictError(
             f"AIService {key[0]}/{key[1]} kept changing during {CONFLICT_ATTEMPTS} passes in a row; "
             "it is retried later"
+        )
+
+
+def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
+    """An AIService is gone: its Deployment loses the stage label, and a deletion that ended an engaged
+    kill switch is recorded as an Event on the Deployment. Failures are logged: nothing retries a
+    deletion, and the Deployment is no longer Airlock's to converge."""
+    meta = body.get("metadata") or {}
+    workload_name = ((body.get("spec") or {}).get("workload") or {}).get("name")
+    if not isinstance(workload_name, str) or rt.claimant(key[0], workload_name) is not None:
+        return  # another AIService governs it now (or never a workload): leave it to that one
+    try:
+        deployment = io.read_deployment(rt.clients, key[0], workload_name)
+        workload = None
+        if deployment is not None:
+            dmeta = deployment.get("metadata", {})
+            workload = Workload(
+                replicas=int(deployment.get("spec", {}).get("replicas", 1)),
+                labels=dmeta.get("labels") or {},
+            )
+        plan = plan_deletion(
+            key[1],
+            workload_name,
+            dict(meta.get("annotations") or {}),
+            (body.get("status") or {}).get("stage"),
+            workload,
+        )
+        if plan.metadata is not None:
+            io.patch_deployment_metadata(
+                rt.clients, key[0], workload_name, plan.metadata, rt.settings.field_manager
+            )
+        if plan.event is not None and deployment is not None:
+            involved = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": workload_name,
+                "namespace": key[0],
+                "uid": deployment.get("metadata", {}).get("uid"),
+            }
+            _announce(
+                rt, service_model.KIND, key, involved, plan.event.type, plan.event.reason, plan.event.message
+            )
+            rt.metrics.count_event(plan.event.reason)
+    except Exception as exc:  # a deletion is seen once; say what was not done instead of retrying
+        log.warning(
+            "AIService %s/%s deleted; could not update Deployment %s (%s: %s)",
+            *key,
+            workload_name,
+            type(exc).__name__,
+            _short(exc),
+            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Deleted"},
         )
 
 
@@ -302,7 +381,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     body = current
     version = (body.get("metadata") or {}).get("resourceVersion")
     try:
-        view = service_view(body)
+        view = service_view(body, rt.governed(key[0]))
     except ValidationError as exc:
         # The CRD schema refuses what the models refuse, so this is an object stored before an upgrade.
         log.error(
@@ -312,14 +391,21 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
             extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "InvalidSpec"},
         )
         return None
-    deployment = io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
+    # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.
+    deployment = (
+        io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
+        if view.namespace_governed
+        else None
+    )
     workload = None
     if deployment is not None:
         meta = deployment.get("metadata", {})
+        template_meta = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
         workload = Workload(
             replicas=int(deployment.get("spec", {}).get("replicas", 1)),
             labels=meta.get("labels") or {},
             annotations=meta.get("annotations") or {},
+            template_annotations=template_meta.get("annotations") or {},
         )
     plan = plan_service(
         view,
@@ -396,6 +482,10 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     write(final)
     if plan.metadata is not None:
         io.patch_deployment_metadata(rt.clients, view.namespace, workload, plan.metadata, fm)
+    if plan.service_annotations:
+        io.patch_annotations(
+            rt.clients, service_model.PLURAL, view.namespace, view.name, plan.service_annotations, fm
+        )
     for event in events:
         if event.reason in KILL_SWITCH_REASONS:
             continue
@@ -679,3 +769,9 @@ def services_for_packet(rt: Runtime, namespace: str, packet_name: str, service_n
 
 def all_service_keys(rt: Runtime) -> Iterable[Key]:
     return rt.inventory.keys("services")
+
+
+def services_in(rt: Runtime, namespace: str) -> list[Key]:
+    return [
+        (namespace, body["metadata"]["name"]) for body in rt.inventory.in_namespace("services", namespace)
+    ]

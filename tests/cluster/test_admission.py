@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from airlock.admission_probe import wait_until_enforced
 from airlock.logic.cap import admits, enforced_cap
+from airlock_dev.admission_probe import wait_until_enforced
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster
 
@@ -42,6 +42,9 @@ CASES = [
     Case("create-above", False, 1, 1, None, 2),
     Case("create-at-cap", False, 1, 1, None, 1),
     Case("zero-pilot", False, 0, 0, 0, 1),
+    # A pilot size the team wrote, not yet evaluated, counts only up to the built-in limit.
+    Case("no-status-huge-pilot-at-limit", False, None, 100, 1, 3),
+    Case("no-status-huge-pilot-above-limit", False, None, 100, 1, 4),
 ]
 
 
@@ -53,7 +56,7 @@ def expected(case: Case) -> bool:
 @pytest.fixture(scope="module")
 def outcomes(cluster: Cluster) -> dict[str, tuple[bool, str]]:
     ns = "admission-table"
-    cluster.kubectl("create", "namespace", ns)
+    cluster.create_namespace(ns)
     # Deployments first, while nothing governs them, at their `old` size.
     cluster.apply([deployment(c.name, ns, c.old) for c in CASES if c.old is not None])
     for c in CASES:

@@ -60,37 +60,6 @@ def test_a_missing_deployment_is_reported_and_governed_once_it_appears(
     )
 
 
-def test_two_services_claiming_one_deployment_leave_it_to_the_lowest_name_and_both_caps_apply(
-    cluster: Cluster, namespace: str, operator: OperatorProcess
-) -> None:
-    cluster.apply(deployment("bot", namespace, 1))
-    cluster.apply(aiservice("a-bot", namespace, workload="bot", pilot=3))
-    cluster.apply(aiservice("b-bot", namespace, workload="bot", pilot=1))
-    cluster.wait_for(
-        lambda: (
-            condition(status(cluster, namespace, "b-bot"), "WorkloadFound").get("reason") == "WorkloadClaimed"
-        ),
-        what="the second claim to be refused",
-    )
-    assert (
-        "already governed by AIService a-bot"
-        in condition(status(cluster, namespace, "b-bot"), "WorkloadFound")["message"]
-    )
-    # Admission evaluates every AIService naming the Deployment: the stricter cap wins.
-    # (Admission reads the status through an informer: let it catch up before the real write.)
-    cluster.wait_for(
-        lambda: (
-            "AIService b-bot"
-            in cluster.kubectl(
-                "scale", "deployment", "bot", "-n", namespace, "--replicas=2", "--dry-run=server", check=False
-            ).stderr
-        ),
-        what="admission to see b-bot's status",
-    )
-    denied = cluster.kubectl("scale", "deployment", "bot", "-n", namespace, "--replicas=2", check=False)
-    assert denied.returncode != 0 and "AIService b-bot" in denied.stderr
-
-
 def test_a_deployment_deleted_and_recreated_under_its_service_is_capped_again(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:

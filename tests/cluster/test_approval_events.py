@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from airlock import samples
+from airlock_dev import samples
 from tests.conftest import Cluster, OperatorProcess, start_operator
 
 PACKET = "support-assistant-v14"

@@ -78,14 +78,19 @@ def make_person(cluster: Cluster, namespace: str, tmp_path: Path, name: str, *cl
             expected.append(
                 {
                     "verb": "approve",
-                    "group": "airlock.dev",
+                    "group": "governance.airlock.dev",
                     "resource": "approvalroles",
                     "name": approval_role,
                 }
             )
         elif role == "airlock-gitops-approvals":
             expected.append(
-                {"verb": "impersonate", "group": "airlock.dev", "resource": "approvers", "name": JANE}
+                {
+                    "verb": "impersonate",
+                    "group": "governance.airlock.dev",
+                    "resource": "approvers",
+                    "name": JANE,
+                }
             )
     cluster.apply(objects)
     cluster.wait_for(
@@ -211,7 +216,7 @@ def test_an_approver_role_granted_in_another_namespace_does_not_count_here(
     cluster: Cluster, empty_packet: str, namespace: str, tmp_path: Path
 ) -> None:
     elsewhere = f"{namespace}-other"
-    cluster.kubectl("create", "namespace", elsewhere)
+    cluster.create_namespace(elsewhere)
     alice = make_person(cluster, empty_packet, tmp_path, "alice")
     cluster.kubectl(
         "create",
@@ -222,7 +227,12 @@ def test_an_approver_role_granted_in_another_namespace_does_not_count_here(
         "--clusterrole=airlock-approver-security",
         f"--serviceaccount={empty_packet}:alice",
     )
-    grant = {"verb": "approve", "group": "airlock.dev", "resource": "approvalroles", "name": "security"}
+    grant = {
+        "verb": "approve",
+        "group": "governance.airlock.dev",
+        "resource": "approvalroles",
+        "name": "security",
+    }
     cluster.wait_for(
         lambda: cluster.service_account_may(alice.user, elsewhere, **grant),
         timeout=10,
@@ -519,7 +529,7 @@ def test_a_person_may_approve_eight_roles_in_one_request_but_not_nine(
                 "metadata": {"name": "nine-roles", "namespace": empty_packet},
                 "rules": [
                     {
-                        "apiGroups": ["airlock.dev"],
+                        "apiGroups": ["governance.airlock.dev"],
                         "resources": ["approvalroles"],
                         "resourceNames": roles,
                         "verbs": ["approve"],
@@ -535,7 +545,12 @@ def test_a_person_may_approve_eight_roles_in_one_request_but_not_nine(
             },
         ]
     )
-    grant = {"verb": "approve", "group": "airlock.dev", "resource": "approvalroles", "name": "role-8"}
+    grant = {
+        "verb": "approve",
+        "group": "governance.airlock.dev",
+        "resource": "approvalroles",
+        "name": "role-8",
+    }
     cluster.wait_for(
         lambda: cluster.service_account_may(alice.user, empty_packet, **grant), timeout=10, what="the grant"
     )

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from airlock.admission_probe import wait_until_enforced
-from airlock.localcluster import ControlPlaneError, LocalCluster, find_binaries, free_port
+from airlock_dev.admission_probe import wait_until_enforced
+from airlock_dev.localcluster import ControlPlaneError, LocalCluster, find_binaries, free_port
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import ADMISSION, CRDS, Cluster, start_operator
 
@@ -308,19 +308,65 @@ def install_operator_identity(cluster: Cluster, helm: Path, directory: Path, *va
     namespace, and returns a kubeconfig holding a TokenRequest token of that ServiceAccount."""
     namespace = f"rbac-{secrets.token_hex(3)}"
     release = release_name()
-    cluster.kubectl("create", "namespace", namespace)
+    # The operator's own namespace, like airlock-system, is not one it governs.
+    cluster.create_namespace(namespace, governed=False)
     docs = documents(render(helm, release, namespace, *values))
     operator_name = f"{release}-operator"
     picked = [
         d
         for d in docs
-        if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+        if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
         and d["metadata"]["name"] == operator_name
     ]
-    assert len(picked) == 3, f"expected the operator's ServiceAccount, ClusterRole and binding, got {picked}"
-    apply_server_side(cluster, yaml.safe_dump_all(picked))
+    assert len([d for d in picked if d["kind"] in ("Role", "RoleBinding")]) % 2 == 0, picked
+    assert len(picked) >= 3, f"expected the operator's ServiceAccount, ClusterRole and binding, got {picked}"
+    # The admission policy that holds the operator's identity to what RBAC cannot say.
+    scope = [
+        d
+        for d in docs
+        if d["kind"].startswith("ValidatingAdmissionPolicy")
+        and d["metadata"]["name"] == f"{operator_name}-scope"
+    ]
+    assert len(scope) == 2, f"expected the operator's scope policy and its binding, got {scope}"
+    for role in (d for d in picked if d["kind"] == "Role"):
+        cluster.create_namespace(role["metadata"]["namespace"], check=False)
+    apply_server_side(cluster, yaml.safe_dump_all(picked + scope))
     kubeconfig = cluster.token_kubeconfig(namespace, operator_name, directory / f"{release}.kubeconfig")
-    return Identity(namespace, operator_name, one(picked, "ClusterRole"), kubeconfig)
+    identity = Identity(namespace, operator_name, one(picked, "ClusterRole"), kubeconfig)
+    # Where the identity may patch Deployments at all: a watched namespace, or any when it watches all.
+    watched = [d["metadata"]["namespace"] for d in picked if d["kind"] == "Role"]
+    wait_until_operator_scope_enforced(cluster, identity, watched[0] if watched else PROBE_NS)
+    return identity
+
+
+PROBE_NS = "airlock-operator-scope-probe"
+
+
+def wait_until_operator_scope_enforced(
+    cluster: Cluster, who: Identity, probe_ns: str = PROBE_NS, timeout: float = 60
+) -> None:
+    """Waits for positive evidence that the operator's scope policy acts on this identity: a server-side
+    dry run of a non-airlock label on a Deployment in a governed namespace is refused with its message."""
+    cluster.create_namespace(probe_ns, check=False)
+    cluster.apply(deployment("probe", probe_ns, 1))
+
+    def refused() -> bool:
+        result = cluster.kubectl(
+            "label",
+            "deployment",
+            "probe",
+            "-n",
+            probe_ns,
+            "team=x",
+            "--dry-run=server",
+            kubeconfig=who.kubeconfig,
+            check=False,
+        )
+        return result.returncode != 0 and "may change only labels and annotations" in result.stderr
+
+    cluster.wait_for(
+        refused, timeout=timeout, what=f"the operator scope policy to act on {who.service_account}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -351,10 +397,14 @@ ALLOWED = [
     ("patch", "readinesspackets.airlock.dev/status"),
     ("watch", "readinesspackets.airlock.dev"),
     ("list", "aiservices.airlock.dev"),
+    # Only to remove the annotations a released kill switch left behind.
+    ("patch", "aiservices.airlock.dev"),
     ("watch", "readinesspolicies.airlock.dev"),
     ("create", "events"),
     ("create", "events.events.k8s.io"),
     ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
+    ("list", "namespaces"),
+    ("watch", "namespaces"),
 ]
 DENIED = [
     ("get", "secrets"),
@@ -363,16 +413,17 @@ DENIED = [
     ("create", "deployments.apps"),
     ("update", "deployments.apps/scale"),
     ("update", "aiservices.airlock.dev"),
-    ("patch", "aiservices.airlock.dev"),
     ("delete", "aiservices.airlock.dev"),
     ("update", "readinesspackets.airlock.dev"),
+    ("patch", "readinesspackets.airlock.dev"),
     ("patch", "readinesspolicies.airlock.dev/status"),
     ("create", "pods"),
     ("create", "pods/exec"),
-    ("list", "namespaces"),
+    ("patch", "namespaces"),
+    ("patch", "deployments.apps/status"),
     ("patch", "customresourcedefinitions.apiextensions.k8s.io"),
-    ("release", "aiservices.airlock.dev/killswitch"),
-    ("approve", "approvalroles.airlock.dev"),
+    ("release", "aiservices.governance.airlock.dev/killswitch"),
+    ("approve", "approvalroles.governance.airlock.dev"),
     ("impersonate", "serviceaccounts"),
 ]
 
@@ -405,14 +456,23 @@ def test_operator_cluster_role_as_stored_has_no_wildcard_and_no_secrets(
     assert "secrets" not in flat
 
 
-def test_watching_some_namespaces_adds_only_namespace_list_and_watch(
+def test_watching_some_namespaces_grants_namespaced_rules_only_there(
     cluster: Cluster, helm: Path, identity: Identity, tmp_path: Path
 ) -> None:
-    scoped = install_operator_identity(cluster, helm, tmp_path, "operator.watchNamespaces={team-a}")
-    extra = [r for r in scoped.cluster_role["rules"] if r not in identity.cluster_role["rules"]]
-    assert extra == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}]
-    assert can_i(cluster, scoped, "watch", "namespaces")
-    assert not can_i(cluster, scoped, "get", "namespaces")
+    watched = f"team-{secrets.token_hex(3)}"
+    scoped = install_operator_identity(cluster, helm, tmp_path, f"operator.watchNamespaces={{{watched}}}")
+    resources = {r for rule in scoped.cluster_role["rules"] for r in rule["resources"]}
+    assert resources == {"customresourcedefinitions", "readinesspolicies", "namespaces"}, scoped.cluster_role
+    for verb, resource in ALLOWED:
+        assert can_i(cluster, scoped, verb, resource, namespace=watched), f"{verb} {resource} in {watched}"
+    elsewhere = identity.namespace  # any namespace it does not watch
+    for verb, resource in [
+        ("patch", "deployments.apps/scale"),
+        ("patch", "deployments.apps"),
+        ("patch", "aiservices.airlock.dev/status"),
+        ("list", "aiservices.airlock.dev"),
+    ]:
+        assert not can_i(cluster, scoped, verb, resource, namespace=elsewhere), f"{verb} {resource} elsewhere"
 
 
 def can_i_list(cluster: Cluster, who: Identity) -> str:
@@ -573,6 +633,7 @@ def governed_service(p: Private) -> str:
     """A namespace with a Deployment at 1 replica whose AIService caps it at 1, once the cap is enforced."""
     namespace = f"app-{secrets.token_hex(3)}"
     p.kubectl("create", "namespace", namespace)
+    p.kubectl("label", "namespace", namespace, "airlock.dev/governed=true")
     p.kubectl(
         "apply",
         "-f",

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from airlock import samples
 from airlock.logic.digest import packet_digest
 from airlock.models.packet import ReadinessPacketSpec
+from airlock_dev import samples
 from tests.cluster.helpers import deployment
 from tests.conftest import Cluster, OperatorProcess
 from tests.evaltools import PASSING, failing, results, write_map

@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client
 
 from airlock.handlers.operator import WATCH_INACTIVITY_TIMEOUT
-from airlock.localcluster import LocalCluster, find_binaries, free_port
+from airlock_dev.localcluster import LocalCluster, find_binaries, free_port
 from tests.cluster.faults_proxy import FreezingProxy
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster, OperatorProcess, _install_admission, _install_crds, start_operator
@@ -411,8 +411,7 @@ def durable_cluster() -> Iterator[Cluster]:
 
 
 def fresh_namespace(cluster: Cluster, name: str) -> str:
-    cluster.kubectl("create", "namespace", name)
-    return name
+    return cluster.create_namespace(name)
 
 
 def test_kill_and_restore_work_with_etcd_fsyncing_every_write(

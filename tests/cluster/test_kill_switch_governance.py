@@ -18,6 +18,7 @@ from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import ROOT, Cluster
 
 RELEASER = ROOT / "manifests" / "rbac" / "kill-switch-releaser.yaml"
+PLATFORM = ROOT / "manifests" / "rbac" / "platform.yaml"
 SERVICE = "support-assistant"
 KILL = "airlock.dev/kill-switch"
 REASON = "airlock.dev/kill-switch-reason"
@@ -36,16 +37,25 @@ def _may_release(cluster: Cluster, user: str, namespace: str) -> bool:
         user,
         namespace,
         verb="release",
-        group="airlock.dev",
+        group="governance.airlock.dev",
         resource="aiservices",
         subresource="killswitch",
         name=SERVICE,
     )
 
 
-def on_call(cluster: Cluster, namespace: str, tmp_path: Path, name: str, *, releaser: bool) -> OnCall:
+def _may_govern(cluster: Cluster, user: str, namespace: str) -> bool:
+    return cluster.service_account_may(
+        user, namespace, verb="govern", group="governance.airlock.dev", resource="aiservices", name=SERVICE
+    )
+
+
+def on_call(
+    cluster: Cluster, namespace: str, tmp_path: Path, name: str, *, releaser: bool, platform: bool = False
+) -> OnCall:
     """A ServiceAccount that may get, patch and delete AIServices in `namespace`; with `releaser`, also
-    bound to the shipped ClusterRole airlock-kill-switch-releaser there."""
+    bound to the shipped ClusterRole airlock-kill-switch-releaser there; with `platform`, to
+    airlock-platform."""
     kubeconfig = cluster.token_kubeconfig(namespace, name, tmp_path / f"{name}.kubeconfig")
     user = f"system:serviceaccount:{namespace}:{name}"
     subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
@@ -88,6 +98,24 @@ def on_call(cluster: Cluster, namespace: str, tmp_path: Path, name: str, *, rele
                 "subjects": subject,
             }
         )
+    if platform:
+        # Nobody governs a workload they could not scale: the platform lead may scale Deployments here.
+        objects[0]["rules"].append(
+            {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["update"]}
+        )
+        objects.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": f"{name}-governs", "namespace": namespace},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "airlock-platform",
+                },
+                "subjects": subject,
+            }
+        )
     cluster.apply(objects)
 
     def granted() -> bool:
@@ -101,7 +129,11 @@ def on_call(cluster: Cluster, namespace: str, tmp_path: Path, name: str, *, rele
             kubeconfig=kubeconfig,
             check=False,
         )
-        return r.stdout.strip() == "yes" and (not releaser or _may_release(cluster, user, namespace))
+        return (
+            r.stdout.strip() == "yes"
+            and (not releaser or _may_release(cluster, user, namespace))
+            and (not platform or _may_govern(cluster, user, namespace))
+        )
 
     cluster.wait_for(granted, timeout=10, what=f"RBAC to grant {user} its roles")
     return OnCall(user, kubeconfig)
@@ -120,6 +152,7 @@ def annotations_of(cluster: Cluster, namespace: str) -> dict[str, str]:
 @pytest.fixture(scope="module", autouse=True)
 def releaser_role(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", str(RELEASER))
+    cluster.kubectl("apply", "-f", str(PLATFORM))
 
 
 @pytest.fixture
@@ -139,6 +172,12 @@ def operator_on_call(cluster: Cluster, namespace: str, tmp_path: Path) -> OnCall
 @pytest.fixture
 def lead(cluster: Cluster, namespace: str, tmp_path: Path) -> OnCall:
     return on_call(cluster, namespace, tmp_path, "oncall-lead", releaser=True)
+
+
+@pytest.fixture
+def platform_lead(cluster: Cluster, namespace: str, tmp_path: Path) -> OnCall:
+    """A releaser who is also on the platform team (airlock-platform)."""
+    return on_call(cluster, namespace, tmp_path, "platform-lead", releaser=True, platform=True)
 
 
 def test_engaging_the_kill_switch_needs_only_permission_to_patch_the_aiservice(
@@ -214,24 +253,31 @@ def test_deleting_an_engaged_aiservice_without_the_release_permission_is_denied(
         cluster, operator_on_call, engaged, "delete", "ais", SERVICE, "--wait=false"
     )
     assert not admitted
-    assert (
-        f"{operator_on_call.user} may not delete the AIService, which would free Deployment {SERVICE}"
-        in stderr
-    ), stderr
-    assert "airlock-kill-switch-releaser" in stderr, stderr
+    # Two policies refuse it (the kill switch's and governance's); either denial names what is missing.
+    assert f"{operator_on_call.user} may not delete" in stderr, stderr
+    assert "airlock-kill-switch-releaser" in stderr or "airlock-platform" in stderr, stderr
     assert cluster.get("ais", SERVICE, engaged)["metadata"]["name"] == SERVICE
 
 
-def test_an_on_call_lead_with_the_releaser_role_can_delete_an_engaged_aiservice(
+def test_the_releaser_role_alone_cannot_delete_an_engaged_aiservice_deletion_is_the_platforms(
     cluster: Cluster, engaged: str, lead: OnCall
 ) -> None:
     admitted, stderr = kubectl_as(cluster, lead, engaged, "delete", "ais", SERVICE, "--wait=false")
+    assert not admitted
+    assert f"{lead.user} may not delete AIService {engaged}/{SERVICE}" in stderr, stderr
+    assert "verb govern on aiservices in governance.airlock.dev" in stderr, stderr
+
+
+def test_a_releaser_on_the_platform_team_can_delete_an_engaged_aiservice(
+    cluster: Cluster, engaged: str, platform_lead: OnCall
+) -> None:
+    admitted, stderr = kubectl_as(cluster, platform_lead, engaged, "delete", "ais", SERVICE, "--wait=false")
     assert admitted, stderr
     r = cluster.kubectl("get", "ais", SERVICE, "-n", engaged, check=False)
     assert "NotFound" in r.stderr, r.stderr
 
 
-def test_an_aiservice_whose_switch_is_not_engaged_can_be_deleted_and_its_annotation_removed_freely(
+def test_an_unengaged_switch_annotation_is_removed_freely_but_deleting_the_service_is_the_platforms(
     cluster: Cluster, namespace: str, operator_on_call: OnCall
 ) -> None:
     cluster.apply(aiservice(SERVICE, namespace, annotations={KILL: "false"}))
@@ -242,7 +288,8 @@ def test_an_aiservice_whose_switch_is_not_engaged_can_be_deleted_and_its_annotat
     admitted, stderr = kubectl_as(
         cluster, operator_on_call, namespace, "delete", "ais", SERVICE, "--wait=false"
     )
-    assert admitted, stderr
+    assert not admitted
+    assert "that would free workload support-assistant from its cap" in stderr, stderr
 
 
 def test_an_engaged_aiservice_goes_with_its_namespace(
@@ -298,16 +345,23 @@ def test_changing_other_annotations_and_the_spec_while_engaged_is_not_blocked(
     assert live["spec"]["versions"]["prompt"] == "v15" and live["spec"]["pilotReplicas"] == 2
 
 
-def test_pointing_an_engaged_aiservice_at_another_deployment_needs_the_release_permission(
-    cluster: Cluster, engaged: str, operator_on_call: OnCall, lead: OnCall
+def test_pointing_an_engaged_aiservice_at_another_deployment_needs_release_and_govern(
+    cluster: Cluster, engaged: str, operator_on_call: OnCall, lead: OnCall, platform_lead: OnCall
 ) -> None:
     moved = json.dumps({"spec": {"workload": {"name": "another-deployment"}}})
     admitted, stderr = kubectl_as(
         cluster, operator_on_call, engaged, "patch", "ais", SERVICE, "--type=merge", "-p", moved
     )
     assert not admitted
-    assert f"may not point it at another Deployment, which would free Deployment {SERVICE}" in stderr, stderr
+    # Either policy may answer first: the kill switch's or governance's.
+    assert f"free Deployment {SERVICE}" in stderr or f"free {SERVICE} from its cap" in stderr, stderr
+    # Releasing is not enough: re-pointing an AIService is the platform's (governance) as well.
     admitted, stderr = kubectl_as(
         cluster, lead, engaged, "patch", "ais", SERVICE, "--type=merge", "-p", moved
+    )
+    assert not admitted
+    assert "verb govern on aiservices in governance.airlock.dev" in stderr, stderr
+    admitted, stderr = kubectl_as(
+        cluster, platform_lead, engaged, "patch", "ais", SERVICE, "--type=merge", "-p", moved
     )
     assert admitted, stderr

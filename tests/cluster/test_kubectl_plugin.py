@@ -347,7 +347,8 @@ def test_restore_refused_by_the_api_server_prints_its_message_and_exits_1(
 
 PACKET_RULE = '{apiGroups: ["airlock.dev"], resources: ["readinesspackets"], verbs: ["get", "update"]}'
 OWNER_RULE = (
-    '{apiGroups: ["airlock.dev"], resources: ["approvalroles"], resourceNames: ["owner"], verbs: ["approve"]}'
+    '{apiGroups: ["governance.airlock.dev"], resources: ["approvalroles"], resourceNames: ["owner"], '
+    'verbs: ["approve"]}'
 )
 
 

@@ -10,7 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from airlock.localcluster import LocalCluster, find_binaries
+from airlock_dev.localcluster import LocalCluster, find_binaries
 
 
 def _alive(pid: int) -> bool:
@@ -44,7 +44,7 @@ _PARENT = textwrap.dedent(
     """
     import subprocess, sys, time
     from pathlib import Path
-    from airlock.localcluster import LocalCluster, die_with_parent, find_binaries
+    from airlock_dev.localcluster import LocalCluster, die_with_parent, find_binaries
     cluster = LocalCluster(bin_dir=find_binaries(), workdir=Path(sys.argv[1]), log=False)
     cluster.start()
     watch = subprocess.Popen(

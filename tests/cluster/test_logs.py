@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from airlock import samples
-from airlock.localcluster import die_with_parent
+from airlock_dev import samples
+from airlock_dev.localcluster import die_with_parent
 from tests.cluster.helpers import deployment
 from tests.conftest import ROOT, Cluster
 

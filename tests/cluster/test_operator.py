@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from airlock import samples
+from airlock_dev import samples
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster, OperatorProcess, start_operator
 

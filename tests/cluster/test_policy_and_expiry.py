@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from airlock import samples
+from airlock_dev import samples
 from tests.cluster.test_operator import condition, setup_service, status
 from tests.conftest import Cluster, OperatorProcess
 

@@ -15,7 +15,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from airlock.admission_probe import wait_until_enforced
+from airlock_dev.admission_probe import wait_until_enforced
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airlock.bench_stats import fmt, halves_growth, percentile, ratio, slope, summarize
+from airlock_dev.bench_stats import fmt, halves_growth, percentile, ratio, slope, summarize
 
 
 def test_percentile_interpolates_linearly_between_closest_ranks() -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from airlock.logic.cap import admits, allowed_replicas, backstop_target, enforced_cap
-from airlock.models.policy import RegressionAction
+from airlock.logic.cap import (
+    Claim,
+    admits,
+    allowed_replicas,
+    backstop_target,
+    effective_bounds,
+    enforced_cap,
+    strictest_claim,
+)
+from airlock.models.policy import BUILTIN_PILOT_REPLICAS_LIMIT, Limits, RegressionAction
 
 HOLD, DOWN = RegressionAction.HOLD, RegressionAction.SCALE_DOWN
 
@@ -102,3 +112,49 @@ def test_admits(new: int, old: int | None, cap: int, expected: bool) -> None:
 )
 def test_backstop_target(current: int, cap: int, expected: int | None) -> None:
     assert backstop_target(current, cap) == expected
+
+
+@pytest.mark.parametrize(
+    ("pilot", "ceiling", "limits", "expected"),
+    [
+        pytest.param(1, 20, Limits(), (1, 20), id="within the limits the service's own numbers apply"),
+        pytest.param(50, None, Limits(), (3, None), id="a pilot above the built-in limit is cut to it"),
+        pytest.param(2, 40, Limits(pilot_replicas=1, max_replicas=10), (1, 10), id="policy limits cut both"),
+        pytest.param(
+            2, None, Limits(max_replicas=10), (2, 10), id="no ceiling of its own takes the policy's"
+        ),
+        pytest.param(5, 2, Limits(pilot_replicas=5), (2, 2), id="the pilot never exceeds the ceiling"),
+    ],
+)
+def test_effective_bounds(
+    pilot: int, ceiling: int | None, limits: Limits, expected: tuple[int, int | None]
+) -> None:
+    assert effective_bounds(pilot_replicas=pilot, max_replicas=ceiling, limits=limits) == expected
+
+
+def test_a_service_without_status_is_capped_at_the_built_in_pilot_limit_whatever_its_spec_says() -> None:
+    assert enforced_cap(killed=False, status_allowed=None, pilot_replicas=100) == BUILTIN_PILOT_REPLICAS_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        pytest.param([], None, id="no claim, no choice"),
+        pytest.param(
+            [Claim("a", False, 3), Claim("b", False, 1)], "b", id="the lowest cap wins over the name"
+        ),
+        pytest.param([Claim("a", False, 0), Claim("b", True, 5)], "b", id="a killed claimant always wins"),
+        pytest.param([Claim("a", False, -1), Claim("b", False, 20)], "b", id="no cap is the loosest"),
+        pytest.param([Claim("b", False, 1), Claim("a", False, 1)], "a", id="a tie goes to the lowest name"),
+    ],
+)
+def test_strictest_claim(claims: list[Claim], expected: str | None) -> None:
+    chosen = strictest_claim(claims)
+    assert (chosen.name if chosen else None) == expected
+
+
+def test_the_admission_policies_use_the_built_in_pilot_limit_of_the_models() -> None:
+    root = Path(__file__).resolve().parents[2] / "manifests" / "admission"
+    limit = BUILTIN_PILOT_REPLICAS_LIMIT
+    assert f"params.spec.pilotReplicas > {limit} ? {limit} :" in (root / "replica-cap.yaml").read_text()
+    assert f"params.spec.limits.pilotReplicas : {limit}" in (root / "service-governance.yaml").read_text()

@@ -1,12 +1,11 @@
 """The chart's copies and generated files against their sources, its values against its README, and its
-alert rules against the operator's metrics (and, when promtool is installed, against promtool).
+alert rules against the operator's metrics and against promtool (built from Go modules, as helm is).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "airlock"
 ALERTS = CHART / "files" / "alerts.yaml"
 BUILD_HELM = ROOT / "hack" / "build-helm.sh"
+BUILD_PROMTOOL = ROOT / "hack" / "build-promtool.sh"
 SYNC = "python hack/sync_chart_crds.py"
 
 ALERT_NAMES = {
@@ -41,12 +41,22 @@ def _load_hack(name: str) -> ModuleType:
     return module
 
 
+def _built(script: Path, binary: str) -> Path:
+    result = subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, text=True, check=False)
+    assert result.returncode == 0, f"{script} failed with exit code {result.returncode}; see its stderr"
+    return Path(result.stdout.strip().splitlines()[-1]) / binary
+
+
 @pytest.fixture(scope="module")
 def helm() -> Path:
     """helm built from Go modules by hack/build-helm.sh (cached; instant when already built)."""
-    result = subprocess.run(["bash", str(BUILD_HELM)], stdout=subprocess.PIPE, text=True, check=False)
-    assert result.returncode == 0, f"{BUILD_HELM} failed with exit code {result.returncode}; see its stderr"
-    return Path(result.stdout.strip().splitlines()[-1]) / "helm"
+    return _built(BUILD_HELM, "helm")
+
+
+@pytest.fixture(scope="module")
+def promtool() -> Path:
+    """promtool built from Go modules by hack/build-promtool.sh (cached; instant when already built)."""
+    return _built(BUILD_PROMTOOL, "promtool")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -277,16 +287,9 @@ def test_every_alert_expression_names_a_metric_the_operator_exports() -> None:
         assert used <= known, f"{rule['alert']} names metrics the operator does not export: {used - known}"
 
 
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool is not installed (Debian: apt-get install prometheus)"
-)
-
-
-@needs_promtool
-def test_alerts_file_passes_promtool_check_rules() -> None:
+def test_alerts_file_passes_promtool_check_rules(promtool: Path) -> None:
     result = subprocess.run(
-        [str(PROMTOOL), "check", "rules", str(ALERTS)], capture_output=True, text=True, check=False
+        [str(promtool), "check", "rules", str(ALERTS)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 4 rules found" in result.stdout
@@ -378,8 +381,7 @@ PROMTOOL_TESTS: list[dict[str, Any]] = [
 ]
 
 
-@needs_promtool
-def test_alerts_fire_when_and_only_when_documented(tmp_path: Path) -> None:
+def test_alerts_fire_when_and_only_when_documented(promtool: Path, tmp_path: Path) -> None:
     # promtool compares annotations too; these cases are about expressions and durations, so the rules
     # are tested without their annotations (their templates are checked by `promtool check rules`).
     rules = yaml.safe_load(ALERTS.read_text())
@@ -390,7 +392,7 @@ def test_alerts_fire_when_and_only_when_documented(tmp_path: Path) -> None:
     suite = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": PROMTOOL_TESTS}
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
     result = subprocess.run(
-        [str(PROMTOOL), "test", "rules", "tests.yaml"],
+        [str(promtool), "test", "rules", "tests.yaml"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -179,6 +179,35 @@ def test_versions_gate_without_a_service_says_the_service_was_not_found(make_pac
     assert "spec.service" in result.message
 
 
+@pytest.mark.parametrize(
+    ("declared", "reason", "fragments"),
+    [
+        pytest.param({}, Reason.PASSED, ["attests the versions"], id="a pod template declaring nothing"),
+        pytest.param(
+            {"prompt": "v14", "model": "gpt-4o-2024-08-06"},
+            Reason.PASSED,
+            ["attests the versions"],
+            id="a pod template declaring the attested versions passes",
+        ),
+        pytest.param(
+            {"prompt": "v15"},
+            Reason.WORKLOAD_VERSION_MISMATCH,
+            ["prompt: the pod template declares 'v15' (airlock.dev/prompt-version)", "attests 'v14'"],
+            id="a pod template declaring an unsigned version fails though the AIService matches",
+        ),
+    ],
+)
+def test_versions_gate_compares_what_the_pod_template_declares(
+    make_packet: PacketFactory,
+    service: AIServiceSpec,
+    declared: dict[str, str],
+    reason: Reason,
+    fragments: list[str],
+) -> None:
+    report = evaluate_gates(service, make_packet(), BUILTIN_POLICY, NOW, workload_versions=declared)
+    assert_gate(GateName.VERSIONS, report, reason, fragments)
+
+
 # --- evals ------------------------------------------------------------------------------------------
 
 TOOL_CALL_CASES = {"evals.cases.7.category": "custom", "evals.cases.8.category": "custom"}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from airlock.logic.killswitch import parse_kill_switch
+from airlock.logic.killswitch import leftover_annotations, parse_kill_switch
 
 
 @pytest.mark.parametrize(
@@ -29,3 +31,78 @@ def test_parse_kill_switch(annotations: dict[str, str] | None, engaged: bool) ->
 def test_the_reason_comes_from_its_own_annotation_and_is_bounded() -> None:
     ks = parse_kill_switch({"airlock.dev/kill-switch": "true", "airlock.dev/kill-switch-reason": "x" * 5000})
     assert ks.reason is not None and len(ks.reason) == 1024
+
+
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+ENGAGED = {"airlock.dev/kill-switch": "true"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("4", 4, id="a whole number is taken"),
+        pytest.param("0", 0, id="zero is a count"),
+        pytest.param(" 3 ", 3, id="surrounding spaces are ignored"),
+        pytest.param("-1", None, id="a negative count is not sensible"),
+        pytest.param("four", None, id="words are not a count"),
+        pytest.param("2.5", None, id="a fraction is not a count"),
+        pytest.param("100001", None, id="more than the CRD's replica bound is not sensible"),
+        pytest.param("٣", None, id="non-ASCII digits are refused"),
+    ],
+)
+def test_a_recorded_replica_count_is_taken_only_when_sensible(raw: str, expected: int | None) -> None:
+    annotations = {**ENGAGED, "airlock.dev/kill-switch-replicas-before": raw}
+    assert parse_kill_switch(annotations, NOW).replicas_before == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("2026-11-20T11:00:00Z", dt.datetime(2026, 11, 20, 11, tzinfo=dt.UTC), id="RFC 3339 Z"),
+        pytest.param(
+            "2026-11-20T12:00:00+01:00", dt.datetime(2026, 11, 20, 11, tzinfo=dt.UTC), id="an offset"
+        ),
+        pytest.param("2026-11-20T11:00:00", None, id="no zone is ambiguous"),
+        pytest.param("yesterday", None, id="not a time"),
+        pytest.param("2026-11-20T13:00:00Z", None, id="an hour in the future is a wrong clock"),
+        pytest.param("2026-11-20T12:04:00Z", dt.datetime(2026, 11, 20, 12, 4, tzinfo=dt.UTC), id="skew"),
+    ],
+)
+def test_a_recorded_engagement_time_is_taken_only_when_sensible(
+    raw: str, expected: dt.datetime | None
+) -> None:
+    annotations = {**ENGAGED, "airlock.dev/kill-switch-since": raw}
+    assert parse_kill_switch(annotations, NOW).since == expected
+
+
+def test_who_engaged_it_is_read_from_its_annotation() -> None:
+    assert parse_kill_switch({**ENGAGED, "airlock.dev/kill-switch-by": "jane"}).by == "jane"
+    assert parse_kill_switch({**ENGAGED, "airlock.dev/kill-switch-by": " "}).by is None
+
+
+@pytest.mark.parametrize(
+    ("annotations", "patch"),
+    [
+        pytest.param(
+            {"airlock.dev/kill-switch-reason": "INC-1", "airlock.dev/kill-switch-by": "jane"},
+            {"airlock.dev/kill-switch-reason": None, "airlock.dev/kill-switch-by": None},
+            id="a released switch's reason and author are removed",
+        ),
+        pytest.param(
+            {
+                "airlock.dev/kill-switch": "false",
+                "airlock.dev/kill-switch-replicas-before": "4",
+                "airlock.dev/kill-switch-since": "2026-11-20T11:00:00Z",
+            },
+            {"airlock.dev/kill-switch-replicas-before": None, "airlock.dev/kill-switch-since": None},
+            id="an explicit false stays, what went with the switch goes",
+        ),
+        pytest.param(
+            {**ENGAGED, "airlock.dev/kill-switch-reason": "INC-1"}, {}, id="nothing goes while engaged"
+        ),
+        pytest.param({"airlock.dev/versions": "{}"}, {}, id="other airlock annotations stay"),
+        pytest.param(None, {}, id="no annotations, nothing to remove"),
+    ],
+)
+def test_leftover_annotations(annotations: dict[str, str] | None, patch: dict[str, None]) -> None:
+    assert leftover_annotations(annotations) == patch

@@ -1,11 +1,15 @@
-"""The shape of the project: operator/ is a source root, logic/ is pure, `python -m airlock` works."""
+"""The shape of the project: operator/ is a source root, logic/ is pure, the runtime stands apart from its
+tooling (airlock_dev), `python -m airlock` works."""
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGIC = ROOT / "operator" / "airlock" / "logic"
@@ -45,3 +49,65 @@ def test_python_dash_m_airlock_runs_from_the_repository_root() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "validate" in result.stdout and "run" in result.stdout
+
+
+def _top_level_modules() -> set[str]:
+    package = ROOT / "operator" / "airlock"
+    names = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    names |= {p.parent.name for p in package.glob("*/__init__.py")}
+    return {f"airlock.{n}" for n in names}
+
+
+def _contract(name: str) -> dict[str, Any]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts: list[dict[str, Any]] = config["tool"]["importlinter"]["contracts"]
+    found = [c for c in contracts if c["name"] == name]
+    assert found, f"pyproject.toml has no import-linter contract named {name!r}"
+    return found[0]
+
+
+def test_every_top_level_module_of_the_runtime_is_in_a_layer() -> None:
+    layered = {m.strip() for layer in _contract("layers")["layers"] for m in layer.split("|")}
+    missing = sorted(_top_level_modules() - layered)
+    assert missing == [], (
+        f"{missing} are in no import-linter layer, so nothing checks what they import; add each to the "
+        "`layers` contract in pyproject.toml"
+    )
+
+
+def test_every_module_but_k8s_is_forbidden_the_kubernetes_client() -> None:
+    sources = set(_contract("only airlock.k8s talks to the kubernetes client")["source_modules"])
+    missing = sorted(_top_level_modules() - {"airlock.k8s"} - sources)
+    assert missing == [], (
+        f"{missing} may import the kubernetes client unchecked; add them to source_modules of the contract "
+        "'only airlock.k8s talks to the kubernetes client' in pyproject.toml, and keep the client calls in "
+        "airlock.k8s"
+    )
+
+
+def test_the_wheel_ships_the_runtime_and_not_the_tooling() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    shipped = [p for p in ("airlock", "airlock.k8s", "airlock_dev", "airlock_dev.x") if _matches(p, include)]
+    assert shipped == ["airlock", "airlock.k8s"], f"setuptools would package {shipped} (include={include})"
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def test_the_runtime_imports_without_the_development_dependencies() -> None:
+    # cryptography is a dev dependency (airlock_dev's CA); the operator and the CLI must start without it.
+    code = (
+        "import sys; sys.modules['cryptography'] = None; sys.modules['airlock_dev'] = None\n"
+        "import airlock.cli.run, airlock.cli.kubectl_plugin, airlock.handlers.operator, airlock.reconciler"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(ROOT / "operator"), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr

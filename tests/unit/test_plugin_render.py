@@ -14,7 +14,6 @@ from airlock.cli.plugin_render import (
     RESET,
     Cell,
     ServiceInfo,
-    Workload,
     cap_text,
     kill_switch_cell,
     next_step,
@@ -25,6 +24,7 @@ from airlock.cli.plugin_render import (
     truncate,
     use_colour,
 )
+from airlock.k8s.plugin_client import Workload
 
 
 class FakeTerminal(io.StringIO):
@@ -387,3 +387,40 @@ def test_explain_of_a_service_without_status_says_it_is_not_evaluated() -> None:
     assert NOT_EVALUATED in out
     assert "not found in namespace support" in out
     assert out.splitlines()[-1].startswith("Next step: Wait a few seconds for the operator")
+
+
+@pytest.mark.parametrize(
+    ("deployment", "holds"),
+    [
+        pytest.param(Workload("support-assistant", "found", 0), True, id="at 0 it holds it at 0"),
+        pytest.param(Workload("support-assistant", "found", 4), False, id="still at 4 it is scaling to 0"),
+        pytest.param(Workload("support-assistant", "missing"), True, id="no Deployment runs nothing"),
+    ],
+)
+def test_explain_says_the_switch_holds_it_at_zero_only_when_it_is_at_zero(
+    deployment: Workload, holds: bool
+) -> None:
+    # The operator is down: the annotation is set, the status still says Production.
+    info = service(annotations=KILLED, status=PRODUCTION_STATUS)
+    text = next_step(info, deployment)
+    assert ("holds it at 0 replicas" in text) is holds
+    if not holds:
+        assert "still asks for 4 replicas" in text
+        assert "kubectl scale deployment support-assistant -n support --replicas=0" in text
+    assert "kubectl airlock restore support-assistant -n support" in text
+
+
+def test_explain_shows_what_the_person_who_engaged_the_switch_recorded() -> None:
+    annotations = {
+        **KILLED,
+        "airlock.dev/kill-switch-by": "oncall@example.com",
+        "airlock.dev/kill-switch-since": "2026-11-20T11:30:00Z",
+        "airlock.dev/kill-switch-replicas-before": "4",
+    }
+    text = render_explain(
+        service(annotations=annotations, status=PRODUCTION_STATUS),
+        Workload("support-assistant", "found", 4),
+        width=None,
+        colour=False,
+    )
+    assert "requested by oncall@example.com since 2026-11-20T11:30:00Z; replicas before: 4" in text

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from airlock.logic.reconcile import Plan, ServiceView, Workload, plan_service
+from airlock.logic.reconcile import Plan, ServiceView, Workload, plan_deletion, plan_service
 from airlock.models.packet import ReadinessPacketSpec
 from airlock.models.policy import ReadinessPolicySpec, RegressionAction
 from airlock.models.service import AIServiceSpec, AIServiceStatus, Stage
@@ -162,3 +162,79 @@ def test_labels_follow_the_stage_and_versions() -> None:
     assert p.metadata is not None
     assert p.metadata["labels"]["airlock.dev/stage"] == "Production"
     assert p.metadata["labels"]["airlock.dev/model-version"] == "m1"
+
+
+RECORDED_KILL = {
+    **KILL,
+    "airlock.dev/kill-switch-replicas-before": "4",
+    "airlock.dev/kill-switch-since": "2026-11-20T11:30:00Z",
+    "airlock.dev/kill-switch-by": "oncall@example.com",
+}
+
+
+def test_an_operator_that_comes_back_after_a_manual_scale_to_zero_takes_the_recorded_replicas() -> None:
+    prod = plan(plan(None, 1, packets=PACKETS).status, 4, packets=PACKETS)
+    # On-call engaged the switch with the plugin and scaled to 0 by hand while the operator was down.
+    back = plan(prod.status, 0, annotations=RECORDED_KILL, packets=PACKETS)
+    record = back.status.kill_switch
+    assert record is not None and record.replicas_before == 4
+    assert record.since == dt.datetime(2026, 11, 20, 11, 30, tzinfo=dt.UTC)
+    assert any("by oncall@example.com" in e.message for e in back.events)
+    # The release brings back what the service had, not the 0 the operator found.
+    assert plan(back.status, 0, packets=PACKETS).scale_to == 4
+
+
+def test_without_a_sensible_record_the_live_count_and_now_are_taken() -> None:
+    prod = plan(plan(None, 1, packets=PACKETS).status, 3, packets=PACKETS)
+    odd = {**KILL, "airlock.dev/kill-switch-replicas-before": "lots", "airlock.dev/kill-switch-since": "?"}
+    p = plan(prod.status, 3, annotations=odd, packets=PACKETS)
+    assert p.status.kill_switch is not None
+    assert p.status.kill_switch.replicas_before == 3 and p.status.kill_switch.since == NOW
+
+
+def test_a_released_switch_has_its_leftover_annotations_removed() -> None:
+    killed = plan(plan(None, 1).status, 1, annotations=RECORDED_KILL)
+    assert killed.service_annotations is None
+    left = {k: v for k, v in RECORDED_KILL.items() if k != "airlock.dev/kill-switch"}
+    released = plan(killed.status, 0, annotations=left)
+    assert released.service_annotations == dict.fromkeys(left)
+    assert plan(released.status, 1).service_annotations is None
+
+
+@pytest.mark.parametrize(
+    ("annotations", "stage", "labels", "event", "unlabel"),
+    [
+        pytest.param(
+            KILL,
+            "Killed",
+            {"airlock.dev/service": "bot", "airlock.dev/stage": "Killed"},
+            True,
+            True,
+            id="deleting an engaged service is recorded and the Deployment loses its stage label",
+        ),
+        pytest.param(
+            {},
+            "Pilot",
+            {"airlock.dev/service": "bot", "airlock.dev/stage": "Pilot"},
+            False,
+            True,
+            id="any deletion leaves the Deployment without a stage; only a kill's end is an event",
+        ),
+        pytest.param(
+            KILL,
+            None,
+            {"airlock.dev/service": "other"},
+            True,
+            False,
+            id="a Deployment labelled for another service keeps its labels",
+        ),
+    ],
+)
+def test_plan_deletion(
+    annotations: dict[str, str], stage: str | None, labels: dict[str, str], event: bool, unlabel: bool
+) -> None:
+    p = plan_deletion("bot", "bot", annotations, stage, Workload(replicas=0, labels=labels))
+    assert (p.event is not None) is event
+    if p.event is not None:
+        assert p.event.reason == "KillSwitchEndedByDeletion" and "Deployment bot" in p.event.message
+    assert (p.metadata == {"labels": {"airlock.dev/stage": None}}) is unlabel

@@ -85,9 +85,9 @@ def packet(
         pytest.param(
             "pinned",
             [("pinned", packet(service="other-assistant"))],
-            "pinned",
-            ["its spec.service names 'other-assistant'"],
-            id="packetRef to another service's packet is used with a note",
+            None,
+            ["evidence of AIService 'other-assistant'", "counts only for the service it names"],
+            id="a packetRef to another service's packet chooses nothing: packets cannot be borrowed",
         ),
         pytest.param(
             "missing",

@@ -51,3 +51,41 @@ app.kubernetes.io/component: operator
 {{- define "airlock.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
+
+{{/* The operator's rules on namespaced objects: in its ClusterRole, or in a Role per watched namespace. */}}
+{{- define "airlock.operatorNamespacedRules" }}
+  # The handlers follow every AIService and ReadinessPacket.
+  - apiGroups: ["airlock.dev"]
+    resources: ["aiservices", "readinesspackets"]
+    verbs: ["get", "list", "watch"]
+  # After a kill switch is released the operator removes the annotations it left behind (reason, who,
+  # replicas, since), so a later kill is not reported with an old incident's reason. It patches nothing
+  # else on an AIService: the spec belongs to people and GitOps.
+  - apiGroups: ["airlock.dev"]
+    resources: ["aiservices"]
+    verbs: ["patch"]
+  # The operator writes the status it computes.
+  - apiGroups: ["airlock.dev"]
+    resources: ["aiservices/status", "readinesspackets/status"]
+    verbs: ["patch"]
+  # Admission (airlock-status-writers) lets only holders of this virtual permission write that status,
+  # so a wildcard role on airlock.dev cannot forge the cap it enforces.
+  - apiGroups: ["governance.airlock.dev"]
+    resources: ["aiservices/status", "readinesspackets/status"]
+    verbs: ["update"]
+  # Governed Deployments are read and watched; labels and annotations naming the versions are patched.
+  - apiGroups: ["apps"]
+    resources: ["deployments"]
+    verbs: ["get", "list", "watch", "patch"]
+  # Replicas change only through the scale subresource: the backstop and the kill switch.
+  - apiGroups: ["apps"]
+    resources: ["deployments/scale"]
+    verbs: ["get", "patch"]
+  # Every transition is recorded as an Event (core/v1, and events.k8s.io/v1, the same objects).
+  - apiGroups: [""]
+    resources: ["events"]
+    verbs: ["create"]
+  - apiGroups: ["events.k8s.io"]
+    resources: ["events"]
+    verbs: ["create"]
+{{- end }}

@@ -16,17 +16,26 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from airlock.cli.plugin_client import EXIT_USAGE, Api, ConflictError, PluginError
 from airlock.cli.plugin_render import (
     ServiceInfo,
-    Workload,
     plural,
     render_explain,
     render_status,
     terminal_width,
     use_colour,
 )
-from airlock.models.service import KILL_SWITCH_ANNOTATION, KILL_SWITCH_REASON_ANNOTATION
+from airlock.k8s.plugin_client import EXIT_USAGE, Api, ConflictError, PluginError, Workload
+from airlock.logic.killswitch import ENGAGED_VALUE, recorded_replicas
+from airlock.logic.killswitch import rfc3339 as rfc3339_of
+from airlock.models.service import (
+    KILL_SWITCH_ANNOTATION,
+    KILL_SWITCH_ANNOTATIONS,
+    KILL_SWITCH_BY_ANNOTATION,
+    KILL_SWITCH_REASON_ANNOTATION,
+    KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION,
+    KILL_SWITCH_SINCE_ANNOTATION,
+    NO_CAP,
+)
 
 DEFAULT_TIMEOUT = 10.0
 POLL_INTERVAL = 0.25
@@ -237,11 +246,11 @@ def kill_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     """Sets the kill-switch annotations and waits until the operator has scaled the Deployment to zero."""
     reason: str = args.reason.strip()
     before = ServiceInfo.from_api(api.get_service(namespace, args.name))
-    workload_before = api.read_workload(namespace, before.workload)
+    workload_before = api.read_scale(namespace, before.workload)
     api.patch_service_annotations(
         namespace,
         args.name,
-        {KILL_SWITCH_ANNOTATION: "true", KILL_SWITCH_REASON_ANNOTATION: reason},
+        kill_annotations(before, workload_before, reason, _username(api), datetime.now(UTC)),
         doing=f"engage the kill switch of AIService {before.key}",
     )
     deployment = f"Deployment {before.workload}"
@@ -277,6 +286,12 @@ def kill_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
             "operator is down. The operator will scale it to zero when it is back.\n"
             "To stop the pods now, scale it down yourself (decreases are always allowed): "
             f"kubectl scale deployment {before.workload} -n {namespace} --replicas=0"
+            + (
+                f"\nThe replicas it had ({workload_before.replicas}) are recorded on the AIService "
+                f"({KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION}), so the restore brings them back."
+                if workload_before.replicas is not None and not before.kill_requested
+                else ""
+            )
         )
     had = service.kill.replicas_before if service.kill else None
     if had is None:
@@ -295,37 +310,66 @@ def kill_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _username(api: Api) -> str | None:
+    # Who engaged the switch is worth recording, but never worth failing a kill over.
+    try:
+        return api.whoami()
+    except PluginError:
+        return None
+
+
+def kill_annotations(
+    before: ServiceInfo, workload: Workload, reason: str, user: str | None, now: datetime
+) -> dict[str, str | None]:
+    """The annotations one merge patch sets to engage the switch: with the replicas the Deployment has
+    now, when the switch was engaged and by whom, so an operator that is down can still restore them
+    later. A switch already engaged only gets the new reason: what it recorded first stays."""
+    if before.kill_requested:
+        return {KILL_SWITCH_ANNOTATION: ENGAGED_VALUE, KILL_SWITCH_REASON_ANNOTATION: reason}
+    replicas = workload.replicas if workload.state == "found" else None
+    return {
+        KILL_SWITCH_ANNOTATION: ENGAGED_VALUE,
+        KILL_SWITCH_REASON_ANNOTATION: reason,
+        KILL_SWITCH_BY_ANNOTATION: user,
+        KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION: None if replicas is None else str(replicas),
+        KILL_SWITCH_SINCE_ANNOTATION: rfc3339_of(now),
+    }
+
+
+def restore_target(recorded: int, service: ServiceInfo) -> int:
+    """The replicas to bring back: what was recorded, within the cap admission applies once released."""
+    if service.evaluated and service.allowed is not None:
+        return recorded if service.allowed == NO_CAP else min(recorded, service.allowed)
+    return min(recorded, service.pilot_replicas)
+
+
 def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     """Removes the kill-switch annotations and waits until the operator has brought the replicas back."""
     raw = api.get_service(namespace, args.name)
     before = ServiceInfo.from_api(raw)
     metadata = raw.get("metadata")
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-    present = isinstance(annotations, dict) and bool(
-        {KILL_SWITCH_ANNOTATION, KILL_SWITCH_REASON_ANNOTATION} & annotations.keys()
-    )
+    if not isinstance(annotations, dict):
+        annotations = {}
+    present = sorted(set(KILL_SWITCH_ANNOTATIONS) & annotations.keys())
     if not present and not before.restore_pending:
         print(f"{before.key}: the kill switch is not engaged; nothing to restore.")
         return EXIT_OK
+    raw_before = annotations.get(KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION)
+    recorded = recorded_replicas(raw_before) if isinstance(raw_before, str) else None
     if present:
+        # Every kill-switch annotation goes, so a later kill is not reported with this one's reason.
         api.patch_service_annotations(
             namespace,
             args.name,
-            {KILL_SWITCH_ANNOTATION: None, KILL_SWITCH_REASON_ANNOTATION: None},
+            dict.fromkeys(present),
             doing=f"release the kill switch of AIService {before.key}",
         )
     deployment = f"Deployment {before.workload}"
     had = before.kill.replicas_before if before.kill else None
     if not before.killed and had is None:
-        # The operator never carried the switch out, so there is nothing to bring back.
-        workload = api.read_workload(namespace, before.workload)
-        at = (
-            f" is at {plural(workload.replicas, 'replica')}"
-            if workload.replicas is not None
-            else " was not scaled"
-        )
-        print(f"{before.key}: kill switch released before the operator acted on it; {deployment}{at}.")
-        return EXIT_OK
+        # The operator never carried the switch out, so it brings nothing back: say what is left to do.
+        return _released_before_the_operator_acted(api, namespace, before, recorded)
     if args.no_wait:
         print(f"{before.key}: kill switch released; the operator brings back the replicas of {deployment}.")
         return EXIT_OK
@@ -359,6 +403,37 @@ def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
         detail += f"; the cap is {service.allowed} while {service.blocking or 'required gates fail'}"
     print(f"{before.key}: kill switch released; {deployment} restored to {count} ({detail}).")
     return EXIT_OK
+
+
+def _released_before_the_operator_acted(
+    api: Api, namespace: str, before: ServiceInfo, recorded: int | None
+) -> int:
+    deployment = f"Deployment {before.workload}"
+    workload = api.read_workload(namespace, before.workload)
+    prefix = f"{before.key}: kill switch released before the operator acted on it"
+    if workload.state != "found" or workload.replicas is None:
+        print(f"{prefix}; {deployment} was not scaled.")
+        return EXIT_OK
+    at = plural(workload.replicas, "replica")
+    if recorded is None:
+        if workload.replicas > 0:
+            print(f"{prefix}; {deployment} is at {at}.")
+            return EXIT_OK
+        raise PluginError(
+            f"{prefix}; {deployment} is at 0 replicas, and the replicas it had before were not recorded "
+            "(the switch was set without kubectl airlock kill). Nothing brings them back by itself; scale "
+            f"it back yourself: kubectl scale deployment {before.workload} -n {namespace} "
+            "--replicas=<the replicas it ran before>"
+        )
+    target = restore_target(recorded, before)
+    if workload.replicas >= target:
+        print(f"{prefix}; {deployment} is at {at} (had {recorded} when the switch was engaged).")
+        return EXIT_OK
+    raise PluginError(
+        f"{prefix}; {deployment} is at {at} and had {plural(recorded, 'replica')} when the switch was "
+        "engaged. Nothing brings them back by itself; scale it back yourself: "
+        f"kubectl scale deployment {before.workload} -n {namespace} --replicas={target}"
+    )
 
 
 # --- approve --------------------------------------------------------------------------------------------

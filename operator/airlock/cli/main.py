@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     from airlock.cli.evals import add_parser as add_evals
 
     add_evals(sub)
+    examples = sub.add_parser("examples", help="work with the shipped examples")
+    examples_sub = examples.add_subparsers(dest="examples_command", required=True, metavar="COMMAND")
+    redate = examples_sub.add_parser(
+        "redate",
+        help="print a copy of example packets with current evidence dates and re-signed approvals, "
+        "for a trial (the examples' evals lapse 30 days after their evaluatedAt)",
+    )
+    redate.add_argument("files", nargs="+", metavar="FILE", help="YAML files holding ReadinessPackets")
     return parser
 
 
@@ -73,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from airlock.cli.evals import evals_main
 
         return evals_main(args)
+    if args.command == "examples":
+        from airlock.cli.redate import redate_main
+
+        return redate_main(args)
     from airlock.cli.validate import digest_main
 
     return digest_main(args)

@@ -11,9 +11,10 @@ import shutil
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import TextIO
 
-from airlock.logic.killswitch import parse_kill_switch
+from airlock.k8s.plugin_client import Workload
+from airlock.logic.killswitch import parse_kill_switch, rfc3339
 
 JsonObject = Mapping[str, object]
 
@@ -115,15 +116,6 @@ def _line(cells: Sequence[Cell], widths: Sequence[int], *, colour: bool) -> str:
     return COLUMN_GAP.join(parts)
 
 
-@dataclass(frozen=True)
-class Workload:
-    """A Deployment's spec.replicas, or why it is not known ("unreadable": RBAC does not allow reading it)."""
-
-    name: str
-    state: Literal["found", "missing", "unreadable"]
-    replicas: int | None = None
-
-
 # --- reading an AIService -------------------------------------------------------------------------------
 
 
@@ -183,6 +175,10 @@ class ServiceInfo:
     max_replicas: int | None
     kill_requested: bool
     kill_request_reason: str | None
+    # What whoever engaged the switch recorded in its annotations (kubectl airlock kill does).
+    kill_request_by: str | None
+    kill_request_since: str | None
+    kill_request_replicas_before: int | None
     evaluated: bool
     stage: str | None
     allowed: int | None
@@ -243,6 +239,9 @@ class ServiceInfo:
             max_replicas=_int(spec.get("maxReplicas")),
             kill_requested=switch.engaged,
             kill_request_reason=switch.reason,
+            kill_request_by=switch.by,
+            kill_request_since=rfc3339(switch.since) if switch.since else None,
+            kill_request_replicas_before=switch.replicas_before,
             evaluated=_str(status.get("stage")) is not None,
             stage=_str(status.get("stage")),
             allowed=_int(status.get("allowedReplicas")),
@@ -390,12 +389,18 @@ def kill_switch_text(service: ServiceInfo) -> str:
     kill = service.kill
     if service.kill_requested:
         reason = service.kill_request_reason or (kill.reason if kill else None) or "no reason given"
+        by = f" by {service.kill_request_by}" if service.kill_request_by else ""
         if kill is not None and kill.engaged and service.killed:
             had = "unknown" if kill.replicas_before is None else str(kill.replicas_before)
-            return f"engaged since {kill.since or 'an unknown time'} ({reason}); replicas before: {had}"
+            return f"engaged{by} since {kill.since or 'an unknown time'} ({reason}); replicas before: {had}"
+        recorded = ""
+        if service.kill_request_since:
+            recorded += f" since {service.kill_request_since}"
+        if service.kill_request_replicas_before is not None:
+            recorded += f"; replicas before: {service.kill_request_replicas_before}"
         return (
-            f"requested ({reason}), not yet carried out by the operator; admission already denies every "
-            "scale-up"
+            f"requested{by}{recorded} ({reason}), not yet carried out by the operator; admission already "
+            "denies every scale-up"
         )
     if service.restore_pending:
         before = kill.replicas_before if kill is not None else None
@@ -404,11 +409,29 @@ def kill_switch_text(service: ServiceInfo) -> str:
     return "not engaged"
 
 
-def next_step(service: ServiceInfo) -> str:
-    """The one thing to do next, as a sentence."""
+def next_step(service: ServiceInfo, deployment: Workload | None = None) -> str:
+    """The one thing to do next, as a sentence. With the Deployment as read now, the kill switch is said
+    to hold it at 0 only when it is at 0."""
     restore = f"`kubectl airlock restore {service.name} -n {service.namespace}`"
     if service.kill_requested:
-        return f"The kill switch holds it at 0 replicas; when the incident is over, run {restore}."
+        at_zero = (
+            deployment.replicas == 0
+            if deployment is not None and deployment.state == "found" and deployment.replicas is not None
+            else service.killed
+        )
+        if at_zero or (deployment is not None and deployment.state == "missing"):
+            return f"The kill switch holds it at 0 replicas; when the incident is over, run {restore}."
+        asks = (
+            f"still asks for {plural(deployment.replicas, 'replica')}"
+            if deployment is not None and deployment.replicas is not None
+            else "may still run replicas"
+        )
+        return (
+            f"The kill switch is engaged and admission denies every scale-up, but Deployment "
+            f"{service.workload} {asks}: the operator is scaling it to 0. If this stays (the operator is "
+            f"down), scale it down yourself: `kubectl scale deployment {service.workload} -n "
+            f"{service.namespace} --replicas=0`; when the incident is over, run {restore}."
+        )
     if not service.evaluated:
         return (
             "Wait a few seconds for the operator to evaluate it; if this stays, check that the Airlock "
@@ -493,7 +516,7 @@ def render_explain(service: ServiceInfo, workload: Workload, *, width: int | Non
             wrapped[0] = wrapped[0].replace(verdict, paint(verdict, verdict_colour, colour), 1)
             lines.extend(wrapped)
     lines += [""]
-    lines.extend(_wrap("Next step: ", next_step(service), width))
+    lines.extend(_wrap("Next step: ", next_step(service, workload), width))
     return "\n".join(lines)
 
 

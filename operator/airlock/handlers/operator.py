@@ -55,6 +55,7 @@ def on_aiservice(
         rt.inventory.drop("services", (namespace, name))
         rt.forget((namespace, name))
         rt.metrics.forget_service(namespace, name)
+        reconciler.service_deleted(rt, (namespace, name), _plain(body))
         log.info(
             "AIService %s/%s deleted; its Deployment keeps its current replicas",
             namespace,
@@ -64,12 +65,14 @@ def on_aiservice(
                 "reason": "Deleted",
             },
         )
+        _reconcile_co_claimants(rt, namespace, name, body)
         return
     seen = time.perf_counter()
     rt.inventory.put("services", body)
     plan = reconciler.reconcile_service_or_retry(rt, (namespace, name), _plain(body))
     if plan is not None and plan.status_first is not None and plan.scale_to == 0:
         rt.metrics.kill_reaction_seconds.observe(time.perf_counter() - seen)
+    _reconcile_co_claimants(rt, namespace, name, body)
     # Packets are evaluated against the service's spec: only a spec change can change their gates.
     generation = body.metadata.get("generation")
     if rt.generations.get((namespace, name)) != generation:
@@ -112,6 +115,29 @@ def on_deployment(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -
     owner = rt.claimant(namespace, name)
     if owner is not None:  # ungoverned Deployments are none of Airlock's business
         reconciler.reconcile_service_or_retry(rt, (namespace, owner))
+
+
+def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.Body) -> None:
+    """Other AIServices naming the same workload (stored before admission refused a second claim): which
+    of them is the strictest may have changed with this one, so each passes again."""
+    workload = (body.get("spec") or {}).get("workload") or {}
+    if isinstance(workload.get("name"), str):
+        for other in rt.inventory.claimants(namespace, workload["name"]):
+            if other != name:
+                reconciler.reconcile_service_or_retry(rt, (namespace, other))
+
+
+@kopf.on.event("", "v1", "namespaces", id="namespace")
+def on_namespace(type: str, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> None:
+    rt = _runtime(memo)
+    was = rt.governed(name)
+    if type == "DELETED":
+        rt.inventory.drop("namespaces", ("", name))
+    else:
+        rt.inventory.put("namespaces", body)
+    if rt.governed(name) != was:  # the mark was put on or taken off: its services are judged again
+        for key in reconciler.services_in(rt, name):
+            reconciler.reconcile_service_or_retry(rt, key)
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:

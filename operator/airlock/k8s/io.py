@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import urllib3
@@ -167,6 +167,27 @@ def list_custom_objects(
     return items, (str(min(versions)) if versions else None)
 
 
+def list_namespaces(clients: Clients) -> tuple[list[dict[str, Any]], str | None]:
+    """Every Namespace (their labels say which are governed), page by page; the items and the list's
+    resourceVersion."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {
+            "limit": LIST_PAGE,
+            "_request_timeout": LIST_TIMEOUT,
+            "_preload_content": False,
+        }
+        if token:
+            kwargs["_continue"] = token
+        data = json.loads(_call(clients, clients.core.list_namespace, **kwargs).data)
+        items.extend(data.get("items") or [])
+        meta = data.get("metadata") or {}
+        token = meta.get("continue") or None
+        if not token:
+            return items, meta.get("resourceVersion") or None
+
+
 def read_custom_object(
     clients: Clients, plural: str, namespace: str | None, name: str
 ) -> dict[str, Any] | None:
@@ -219,6 +240,30 @@ def patch_deployment_metadata(
         name,
         namespace,
         {"metadata": metadata},
+        field_manager=field_manager,
+        _content_type=MERGE_PATCH,
+        _preload_content=False,
+    )
+
+
+def patch_annotations(
+    clients: Clients,
+    plural: str,
+    namespace: str,
+    name: str,
+    annotations: Mapping[str, str | None],
+    field_manager: str,
+) -> None:
+    """Merge-patches annotations of one of Airlock's namespaced custom resources; None removes one."""
+    _call(
+        clients,
+        clients.custom.patch_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        plural,
+        name,
+        {"metadata": {"annotations": dict(annotations)}},
         field_manager=field_manager,
         _content_type=MERGE_PATCH,
         _preload_content=False,

@@ -17,6 +17,7 @@ class ConditionType(StrEnum):
     GATES_PASSED = "GatesPassed"
     KILL_SWITCH_ENGAGED = "KillSwitchEngaged"
     WORKLOAD_FOUND = "WorkloadFound"
+    ANNOTATIONS_RECOGNIZED = "AnnotationsRecognized"
     COMPLETE = "Complete"
 
 
@@ -29,11 +30,14 @@ class ConditionReason(StrEnum):
     KILL_SWITCH_ENGAGED = "KillSwitchEngaged"  # Ready False / KillSwitchEngaged True
     WORKLOAD_NOT_FOUND = "WorkloadNotFound"  # Ready False / WorkloadFound False
     WORKLOAD_CLAIMED = "WorkloadClaimed"  # WorkloadFound False: another AIService governs it
+    NAMESPACE_NOT_GOVERNED = "NamespaceNotGoverned"  # WorkloadFound False: namespace not marked governed
     FOUND = "Found"  # WorkloadFound True
     ALL_GATES_PASSED = "AllGatesPassed"  # GatesPassed True / Complete True
     GATES_BLOCKING = "GatesBlocking"  # GatesPassed False / Complete False
     NOT_ENGAGED = "NotEngaged"  # KillSwitchEngaged False
     ENGAGED = "Engaged"  # KillSwitchEngaged True
+    RECOGNIZED = "Recognized"  # AnnotationsRecognized True
+    NEAR_MISS = "NearMiss"  # AnnotationsRecognized False: an unknown airlock.dev/ key or kill-switch value
 
 
 def trim(message: str, limit: int = MAX_MESSAGE) -> str:

@@ -8,12 +8,13 @@ is the first problem's, in the order the checks look (presence, then currency, t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from airlock.logic.digest import packet_digest
+from airlock.logic.labels import WORKLOAD_VERSION_KEYS
 from airlock.logic.reasons import Reason
 from airlock.models.common import GateName, GateResult, Versions
 from airlock.models.packet import (
@@ -46,6 +47,8 @@ class GateInput:
     packet: ReadinessPacketSpec | None
     policy: ReadinessPolicySpec
     now: datetime
+    # Versions the workload's pod template declares it runs (field -> value), when it declares any.
+    workload_versions: Mapping[str, str] | None = None
 
     @cached_property
     def digest(self) -> str | None:
@@ -295,6 +298,21 @@ def _check_versions(inp: GateInput, packet: ReadinessPacketSpec) -> _Outcome:
                 Reason.VERSION_MISMATCH,
                 "; ".join(differences) + ". Apply a packet for the running versions, or roll the AIService "
                 "back to the attested ones.",
+            )
+        ]
+    declared = inp.workload_versions or {}
+    drift = [
+        f"{field}: the pod template declares {_version(value)} ({WORKLOAD_VERSION_KEYS[field]}) but the "
+        f"packet attests {_version(getattr(packet.versions, field))}"
+        for field, value in sorted(declared.items())
+        if field in WORKLOAD_VERSION_KEYS and value != getattr(packet.versions, field)
+    ]
+    if drift:
+        return [
+            _Problem(
+                Reason.WORKLOAD_VERSION_MISMATCH,
+                "; ".join(drift) + ". The workload runs versions nobody signed off: set the AIService's "
+                "spec.versions and a packet for them, or roll the workload back.",
             )
         ]
     return f"The packet attests the versions the AIService runs: {describe_versions(service.versions)}."
@@ -745,6 +763,7 @@ def evaluate_gates(
     packet: ReadinessPacketSpec | None,
     policy: ReadinessPolicySpec,
     now: datetime,
+    workload_versions: Mapping[str, str] | None = None,
 ) -> GateReport:
     """Runs every gate for `service` with `packet` under `policy`, as of `now` (timezone-aware).
 
@@ -753,7 +772,9 @@ def evaluate_gates(
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    inp = GateInput(service=service, packet=packet, policy=policy, now=now)
+    inp = GateInput(
+        service=service, packet=packet, policy=policy, now=now, workload_versions=workload_versions
+    )
     results = tuple(check(inp) for _, check in CHECKS)
     lapses = _expiry(inp)
     passing = [lapses[r.name] for r in results if r.passed and r.name in lapses]

@@ -5,17 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 
 from airlock.models.common import Versions
+from airlock.models.service import VERSIONS_ANNOTATION
 
 SERVICE_LABEL = "airlock.dev/service"
 STAGE_LABEL = "airlock.dev/stage"
 MODEL_LABEL = "airlock.dev/model-version"
 PROMPT_LABEL = "airlock.dev/prompt-version"
 RETRIEVAL_LABEL = "airlock.dev/retrieval-version"
-VERSIONS_ANNOTATION = "airlock.dev/versions"
 
 MANAGED_LABELS = (SERVICE_LABEL, STAGE_LABEL, MODEL_LABEL, PROMPT_LABEL, RETRIEVAL_LABEL)
+
+# The same keys, as annotations on the workload's pod template, declare what the pods run: the team sets
+# them in Git beside the image, and the application can read them through the downward API. When they
+# are there, the packet must attest them (gate `versions`) and the labels show them.
+WORKLOAD_VERSION_KEYS = {"model": MODEL_LABEL, "prompt": PROMPT_LABEL, "retrieval": RETRIEVAL_LABEL}
 
 _MAX = 63
 _INVALID = re.compile(r"[^A-Za-z0-9._-]+")
@@ -44,6 +50,19 @@ def desired_labels(service_name: str, stage: str, versions: Versions) -> dict[st
         PROMPT_LABEL: label_value(versions.prompt),
         RETRIEVAL_LABEL: label_value(versions.retrieval) if versions.retrieval else None,
     }
+
+
+def declared_versions(template_annotations: Mapping[str, str] | None) -> dict[str, str]:
+    """The versions a pod template declares (field -> value), from the WORKLOAD_VERSION_KEYS annotations."""
+    found = template_annotations or {}
+    return {field: found[key] for field, key in WORKLOAD_VERSION_KEYS.items() if found.get(key)}
+
+
+def running_versions(versions: Versions, declared: Mapping[str, str]) -> Versions:
+    """The versions that run: what the pod template declares, else what the AIService says."""
+    if not declared:
+        return versions
+    return versions.model_copy(update={k: v for k, v in declared.items() if k in WORKLOAD_VERSION_KEYS})
 
 
 def desired_annotations(versions: Versions) -> dict[str, str | None]:

@@ -24,6 +24,8 @@ class Reason(StrEnum):
     SERVICE_NOT_FOUND = "ServiceNotFound"
     #: The packet attests versions other than those the AIService runs.
     VERSION_MISMATCH = "VersionMismatch"
+    #: The workload's pod template declares versions other than those the packet attests.
+    WORKLOAD_VERSION_MISMATCH = "WorkloadVersionMismatch"
     #: A failure-mode category the policy requires has no eval case.
     CATEGORY_NOT_COVERED = "CategoryNotCovered"
     #: Fewer eval cases pass than the required pass rate demands.

@@ -12,10 +12,20 @@ from datetime import datetime
 from typing import Literal
 
 from airlock.logic import cap as caps
+from airlock.logic.annotations import near_misses
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
 from airlock.logic.gates import GateReport, evaluate_gates
-from airlock.logic.killswitch import parse_kill_switch
-from airlock.logic.labels import desired_annotations, desired_labels, metadata_patch
+from airlock.logic.killswitch import leftover_annotations, parse_kill_switch
+from airlock.logic.labels import (
+    SERVICE_LABEL,
+    STAGE_LABEL,
+    declared_versions,
+    desired_annotations,
+    desired_labels,
+    label_value,
+    metadata_patch,
+    running_versions,
+)
 from airlock.logic.selection import select_packet
 from airlock.models.common import Condition
 from airlock.models.packet import ReadinessPacketSpec
@@ -35,6 +45,8 @@ class Workload:
     replicas: int
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # The pod template's annotations: where the team declares the versions the pods run.
+    template_annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,9 @@ class ServiceView:
     annotations: Mapping[str, str]
     spec: AIServiceSpec
     status: AIServiceStatus | None
+    # Whether the namespace carries airlock.dev/governed: "true". Outside governed namespaces admission
+    # enforces nothing, so the operator leaves the Deployment alone and says so.
+    namespace_governed: bool = True
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,8 @@ class Plan:
     status_first: AIServiceStatus | None = None
     scale_to: int | None = None
     metadata: dict[str, dict[str, str | None]] | None = None
+    # Annotations to remove from the AIService: what a released kill switch left behind.
+    service_annotations: dict[str, None] | None = None
     events: tuple[Event, ...] = ()
     requeue_at: datetime | None = None
     report: GateReport | None = None
@@ -93,15 +110,19 @@ def plan_service(
     prev = service.status or AIServiceStatus()
     prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
     spec = service.spec
-    kill = parse_kill_switch(service.annotations)
+    kill = parse_kill_switch(service.annotations, now)
     claimed = _workload_claimed(claimed_by, service.name)
-    if claimed:
-        workload = None  # never act on a Deployment another AIService governs
+    if claimed or not service.namespace_governed:
+        workload = None  # never act on a Deployment another AIService governs, or outside governed namespaces
     current = workload.replicas if workload is not None else None
 
     choice = select_packet(service.name, spec, packets)
     packet = next((p for n, p in packets if n == choice.name), None)
-    report = evaluate_gates(spec, packet, policy, now)
+    declared = declared_versions(workload.template_annotations) if workload is not None else {}
+    report = evaluate_gates(spec, packet, policy, now, workload_versions=declared)
+    pilot, ceiling = caps.effective_bounds(
+        pilot_replicas=spec.pilot_replicas, max_replicas=spec.max_replicas, limits=policy.limits
+    )
     events: list[Event] = []
 
     # Promotion is remembered: a service that once passed is held, not shrunk, when its gates regress.
@@ -112,14 +133,16 @@ def plan_service(
     elif prev.held_replicas is not None:
         held = prev.held_replicas
     elif kill.engaged or current is None:
-        held = prev_kill.replicas_before if prev_kill.replicas_before is not None else spec.pilot_replicas
+        held = prev_kill.replicas_before if prev_kill.replicas_before is not None else pilot
     else:
-        held = max(current, spec.pilot_replicas)
+        held = max(current, pilot)
+    if held is not None and ceiling is not None:
+        held = min(held, ceiling)
 
     # What the gates allow; the kill switch overrides it with 0, and a restore goes back to it.
     unkilled_cap = caps.allowed_replicas(
-        pilot_replicas=spec.pilot_replicas,
-        max_replicas=spec.max_replicas,
+        pilot_replicas=pilot,
+        max_replicas=ceiling,
         gates_passed=report.passed,
         promoted=promoted,
         held_replicas=held,
@@ -135,18 +158,29 @@ def plan_service(
     workload_name = spec.workload.name
     if kill.engaged:
         if prev_kill.engaged:
-            kill_status = prev_kill.model_copy(update={"reason": kill.reason})
+            kill_status = prev_kill.model_copy(
+                update={"reason": kill.reason, "engaged_by": prev_kill.engaged_by or kill.by}
+            )
         else:
+            # What the person who engaged it recorded comes first: with the operator down they may have
+            # scaled to 0 by hand before it got here, and the live count would then be 0.
+            before = kill.replicas_before if kill.replicas_before is not None else current
             kill_status = KillSwitchStatus(
-                engaged=True, reason=kill.reason, since=now, replicas_before=current
+                engaged=True,
+                reason=kill.reason,
+                engaged_by=kill.by,
+                since=kill.since or now,
+                replicas_before=before,
             )
             status_first_needed = True
+            by = f" by {kill.by}" if kill.by else ""
             events.append(
                 Event(
                     "Warning",
                     "KillSwitchEngaged",
-                    f"Kill switch engaged ({kill.reason or 'no reason given'}); Deployment {workload_name} "
-                    f"scaled from {current if current is not None else 'unknown'} to 0 replicas.",
+                    f"Kill switch engaged{by} ({kill.reason or 'no reason given'}); Deployment "
+                    f"{workload_name} scaled from {before if before is not None else 'unknown'} to 0 "
+                    "replicas.",
                 )
             )
         if current:
@@ -206,6 +240,7 @@ def plan_service(
         kill_reason=kill.reason,
         regressed=regressed,
         allowed=allowed,
+        bounds_note=_bounds_note(spec, pilot, ceiling),
         now=now,
     )
     blocking = report.blocking_summary(BLOCKING_COLUMN)
@@ -240,18 +275,29 @@ def plan_service(
         meta = metadata_patch(
             dict(workload.labels),
             dict(workload.annotations),
-            desired_labels(service.name, stage.value, spec.versions),
-            desired_annotations(spec.versions),
+            desired_labels(service.name, stage.value, running_versions(spec.versions, declared)),
+            desired_annotations(running_versions(spec.versions, declared)),
         )
     return Plan(
         status=status,
         status_first=status_first,
         scale_to=scale_to,
         metadata=meta,
+        service_annotations=leftover_annotations(service.annotations) or None,
         events=tuple(events),
         requeue_at=report.expires_at,
         report=report,
     )
+
+
+def _bounds_note(spec: AIServiceSpec, pilot: int, ceiling: int | None) -> str:
+    """Says when the ReadinessPolicy's limits cut what the AIService asks for; empty when they do not."""
+    notes = []
+    if pilot < spec.pilot_replicas:
+        notes.append(f"spec.pilotReplicas {spec.pilot_replicas} is above the ReadinessPolicy limit, {pilot}")
+    if spec.max_replicas is not None and ceiling is not None and ceiling < spec.max_replicas:
+        notes.append(f"spec.maxReplicas {spec.max_replicas} is above the ReadinessPolicy limit, {ceiling}")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _conditions(
@@ -265,16 +311,25 @@ def _conditions(
     kill_reason: str | None,
     regressed: bool,
     allowed: int,
+    bounds_note: str,
     now: datetime,
 ) -> list[Condition]:
     gen = service.generation
     workload = service.spec.workload.name
     conds = list(previous)
-    if claimed_by is not None:
+    if not service.namespace_governed:
+        found_reason, found_msg = (
+            ConditionReason.NAMESPACE_NOT_GOVERNED,
+            f"Namespace {service.namespace} is not governed, so nothing enforces this AIService and Airlock "
+            f"leaves Deployment {workload} alone; a platform admin marks it with: kubectl label namespace "
+            f"{service.namespace} airlock.dev/governed=true",
+        )
+    elif claimed_by is not None:
         found_reason, found_msg = (
             ConditionReason.WORKLOAD_CLAIMED,
-            f"Deployment {workload} is already governed by AIService {claimed_by}; point this AIService at "
-            "another Deployment or delete one of the two.",
+            f"Deployment {workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
+            f"a lower cap), so Airlock acts on {claimed_by} and admission applies both caps. One workload "
+            "has one AIService: ask the platform team to delete one of the two.",
         )
     elif workload_found:
         found_reason, found_msg = (
@@ -321,8 +376,20 @@ def _conditions(
         generation=gen,
         now=now,
     )
-    cap_text = "no cap" if allowed == NO_CAP else f"{allowed} replicas"
-    if killed:
+    misses = near_misses(service.annotations)
+    conds = set_condition(
+        conds,
+        type_=ConditionType.ANNOTATIONS_RECOGNIZED,
+        status=not misses,
+        reason=ConditionReason.NEAR_MISS if misses else ConditionReason.RECOGNIZED,
+        message=" ".join(misses) if misses else "Every airlock.dev/ annotation is one Airlock knows.",
+        generation=gen,
+        now=now,
+    )
+    cap_text = ("no cap" if allowed == NO_CAP else f"{allowed} replicas") + bounds_note
+    if not service.namespace_governed:
+        ready = (False, found_reason, found_msg)
+    elif killed:
         ready = (
             False,
             ConditionReason.KILL_SWITCH_ENGAGED,
@@ -384,7 +451,7 @@ def _transition_events(
     if (
         new_found is not None
         and new_found.status == "False"
-        and (prev_found is None or prev_found.status != "False")
+        and (prev_found is None or prev_found.status != "False" or prev_found.reason != new_found.reason)
     ):
         events.append(Event("Warning", new_found.reason, new_found.message))
     before = {g.name: g for g in prev.gates}
@@ -416,3 +483,38 @@ def _transition_events(
             Event("Normal", "PacketSelected", packet_message or f"Using ReadinessPacket {new.packet}.")
         )
     return events
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What to do when an AIService is deleted: the Deployment's labels to remove, and an Event."""
+
+    metadata: dict[str, dict[str, str | None]] | None
+    event: Event | None
+
+
+def plan_deletion(
+    name: str,
+    workload_name: str,
+    annotations: Mapping[str, str],
+    stage: str | None,
+    workload: Workload | None,
+) -> DeletionPlan:
+    """The Deployment loses its stage label (it is no longer governed, so no stage is true of it); a
+    deletion that ends an engaged kill switch is recorded, since it lifts the hold on the Deployment."""
+    meta = None
+    if workload is not None and workload.labels.get(SERVICE_LABEL) == label_value(name):
+        meta = metadata_patch(dict(workload.labels), {}, {STAGE_LABEL: None}, {})
+    kill = parse_kill_switch(annotations)
+    event = None
+    if kill.engaged or stage == Stage.KILLED.value:
+        replicas = "unknown" if workload is None else str(workload.replicas)
+        event = Event(
+            "Warning",
+            "KillSwitchEndedByDeletion",
+            f"AIService {name} was deleted while its kill switch was engaged "
+            f"({kill.reason or 'no reason given'}); Deployment {workload_name} is no longer governed by "
+            f"Airlock and stays at {replicas} replicas until someone scales it. Re-apply the AIService "
+            "to cap it again.",
+        )
+    return DeletionPlan(metadata=meta, event=event)

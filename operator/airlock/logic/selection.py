@@ -26,20 +26,24 @@ def select_packet(
 ) -> PacketChoice:
     """Chooses the packet for `service` among `packets` (name, spec) of its namespace.
 
-    spec.packetRef wins when set. Otherwise the packets whose spec.service names the service and whose
+    Only packets whose spec.service names the service count. spec.packetRef chooses among them;
+    otherwise the packets whose spec.service names the service and whose
     versions equal the service's are candidates; of several, the lowest name is taken so every pass makes
     the same choice, and the message says so.
     """
     if service.packet_ref is not None:
         wanted = service.packet_ref.name
         for name, spec in packets:
-            if name == wanted:
-                note = (
-                    ""
-                    if spec.service == service_name
-                    else f"; note that its spec.service names '{spec.service}', not '{service_name}'"
+            if name == wanted and spec.service != service_name:
+                # A packet is evidence for the service it names; another's approvals are not ours.
+                return PacketChoice(
+                    None,
+                    f"ReadinessPacket {name}, named by spec.packetRef, is the evidence of AIService "
+                    f"'{spec.service}' (its spec.service), not of {service_name}; a packet counts only for "
+                    f"the service it names. Apply a packet whose spec.service is {service_name}.",
                 )
-                return PacketChoice(name, f"Using ReadinessPacket {name}, named by spec.packetRef{note}.")
+            if name == wanted:
+                return PacketChoice(name, f"Using ReadinessPacket {name}, named by spec.packetRef.")
         return PacketChoice(
             None,
             f"ReadinessPacket {wanted}, named by spec.packetRef, does not exist in this namespace; apply it, "

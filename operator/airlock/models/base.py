@@ -10,6 +10,10 @@ from pydantic.alias_generators import to_camel
 GROUP = "airlock.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+# The label a platform admin puts on a namespace to have Airlock govern it; the admission policies bind
+# only such namespaces, and the operator acts on Deployments only there.
+GOVERNED_LABEL = f"{GROUP}/governed"
+GOVERNED_VALUE = "true"
 
 
 class ApiModel(BaseModel):

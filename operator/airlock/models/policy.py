@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from airlock.models.base import ApiModel
-from airlock.models.common import ALL_GATES, GateName, ShortText
+from airlock.models.common import ALL_GATES, MAX_REPLICAS, GateName, ShortText
 from airlock.models.packet import EvalCategory
 
 KIND = "ReadinessPolicy"
@@ -43,6 +43,30 @@ DEFAULT_EVAL_CATEGORIES: tuple[EvalCategory, ...] = tuple(
 )
 
 
+# The pilot size an AIService may ask for when no ReadinessPolicy says otherwise. The admission policies
+# use the same number (replica-cap.yaml, service-governance.yaml); a test keeps them equal.
+BUILTIN_PILOT_REPLICAS_LIMIT = 3
+
+
+class Limits(ApiModel):
+    """Bounds on what a service team may set in its own AIService: they cap the cap."""
+
+    pilot_replicas: int = Field(
+        default=BUILTIN_PILOT_REPLICAS_LIMIT,
+        ge=0,
+        le=MAX_REPLICAS,
+        description="The most an AIService's spec.pilotReplicas may allow; a larger value is refused at "
+        "admission and capped to this by the operator.",
+    )
+    max_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_REPLICAS,
+        description="The most replicas any AIService may run even when every gate passes; omit for no "
+        "organisation-wide ceiling (each AIService's spec.maxReplicas still applies).",
+    )
+
+
 class ReadinessPolicySpec(ApiModel):
     """Organisation-wide readiness settings. Every default here is the built-in policy."""
 
@@ -74,6 +98,10 @@ class ReadinessPolicySpec(ApiModel):
         default=RegressionAction.HOLD,
         description="Hold keeps a promoted service's replicas when its gates regress; ScaleDown returns it "
         "to its pilot size.",
+    )
+    limits: Limits = Field(
+        default_factory=Limits,
+        description="Bounds on the pilot size and ceiling a service team may give its own AIService.",
     )
     trusted_git_ops_identities: list[ShortText] = Field(
         default_factory=list,

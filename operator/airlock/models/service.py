@@ -23,6 +23,24 @@ PLURAL = "aiservices"
 
 KILL_SWITCH_ANNOTATION = "airlock.dev/kill-switch"
 KILL_SWITCH_REASON_ANNOTATION = "airlock.dev/kill-switch-reason"
+# Recorded with the switch by whoever engages it (kubectl airlock kill), so the replicas to restore and
+# the time it was engaged are known even when no operator is running to record them.
+KILL_SWITCH_BY_ANNOTATION = "airlock.dev/kill-switch-by"
+KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION = "airlock.dev/kill-switch-replicas-before"
+KILL_SWITCH_SINCE_ANNOTATION = "airlock.dev/kill-switch-since"
+# Every annotation that goes with an engaged switch; a restore removes them all.
+KILL_SWITCH_ANNOTATIONS = (
+    KILL_SWITCH_ANNOTATION,
+    KILL_SWITCH_REASON_ANNOTATION,
+    KILL_SWITCH_BY_ANNOTATION,
+    KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION,
+    KILL_SWITCH_SINCE_ANNOTATION,
+)
+VERSIONS_ANNOTATION = "airlock.dev/versions"
+# Every airlock.dev/ annotation key Airlock knows on an AIService; any other under airlock.dev/ is a near
+# miss (a typo such as airlock.dev/killswitch). manifests/admission/annotation-warnings.yaml lists the
+# same keys; a test keeps the two equal.
+KNOWN_ANNOTATIONS = (*KILL_SWITCH_ANNOTATIONS, VERSIONS_ANNOTATION)
 
 # -1 in status.allowedReplicas means "no cap"; the admission policy reads it.
 NO_CAP = -1
@@ -107,6 +125,11 @@ class KillSwitchStatus(ApiModel):
     reason: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
         default=None, description="The reason on-call gave in airlock.dev/kill-switch-reason."
     )
+    engaged_by: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None,
+        description="Who engaged it: airlock.dev/kill-switch-by, which admission checks against the "
+        "requesting identity; absent when the switch was set without it.",
+    )
     since: AwareDatetime | None = Field(default=None, description="When the switch was engaged.")
     replicas_before: int | None = Field(
         default=None, ge=0, description="Replicas the Deployment had when the switch was engaged."
@@ -155,7 +178,7 @@ class AIServiceStatus(ApiModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=16,
-        description="Ready, GatesPassed, KillSwitchEngaged and WorkloadFound.",
+        description="Ready, GatesPassed, KillSwitchEngaged, WorkloadFound and AnnotationsRecognized.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     observed_generation: int | None = Field(

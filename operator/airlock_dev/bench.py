@@ -14,7 +14,7 @@ cap policy, creates N Deployments and N AIServices, and measures:
      already-compliant Deployments and AIServices it wrote to;
   6. a memory soak under churn (at one size), with the RSS trend.
 
-    python -m airlock.bench [--sizes 100,1000] [--toggles 500] [--soak-seconds 300] [--quick]
+    python -m airlock_dev.bench [--sizes 100,1000] [--toggles 500] [--soak-seconds 300] [--quick]
                             [--floor-sequence] [--operator-env AIRLOCK_WORKERS=4] [--json out.json]
 
 Progress goes to stderr, the result tables (Markdown) to stdout, raw numbers to --json.
@@ -44,10 +44,10 @@ from typing import IO, Any
 
 import yaml
 
-from airlock.admission_probe import wait_until_enforced
-from airlock.bench_agents import KILL_SWITCH, MERGE_PATCH, Api, ApiError
-from airlock.bench_stats import Summary, fmt, halves_growth, ratio, slope, summarize
-from airlock.localcluster import LocalCluster, die_with_parent, find_binaries, free_port
+from airlock_dev.admission_probe import GOVERNED, wait_until_enforced
+from airlock_dev.bench_agents import KILL_SWITCH, MERGE_PATCH, Api, ApiError
+from airlock_dev.bench_stats import Summary, fmt, halves_growth, ratio, slope, summarize
+from airlock_dev.localcluster import LocalCluster, die_with_parent, find_binaries, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
@@ -253,9 +253,9 @@ class Agent:
         self.role = role
         self.ready = threading.Event()
         self._err = (log_dir / f"{role}.err").open("ab")
+        agent = [sys.executable, "-m", "airlock_dev.bench_agents", role]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airlock.bench_agents", role, "--server", server, "--certs", str(certs)]
-            + (extra or []),
+            [*agent, "--server", server, "--certs", str(certs), *(extra or [])],
             stdout=subprocess.PIPE,
             stderr=self._err,
             stdin=subprocess.DEVNULL,
@@ -445,7 +445,7 @@ def create_objects(bench: Bench) -> dict[str, float]:
     api = _Patient(bench.api)
     namespaces = [*sorted({f"bench-{i // bench.per_namespace:03d}" for i in range(bench.n)}), CHURN_NS]
     for ns in namespaces:
-        api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+        api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns, "labels": GOVERNED}})
     bench.services = [(f"bench-{i // bench.per_namespace:03d}", f"svc-{i:05d}") for i in range(bench.n)]
 
     def deployment(ns: str, name: str) -> Callable[[], Any]:
@@ -472,7 +472,7 @@ def create_objects(bench: Bench) -> dict[str, float]:
         return lambda: api.request("POST", f"/api/v1/namespaces/{CHURN_NS}/configmaps", body)
 
     for ns, count in SIDE_NAMESPACES.items():
-        api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+        api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns, "labels": GOVERNED}})
         for i in range(count):
             deployment(ns, f"side-{i:02d}")()
             service(ns, f"side-{i:02d}")()
@@ -972,9 +972,9 @@ def _interrupt(*_: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m airlock.bench`: runs every size, prints the tables; 130 when interrupted."""
+    """`python -m airlock_dev.bench`: runs every size, prints the tables; 130 when interrupted."""
     parser = argparse.ArgumentParser(
-        prog="python -m airlock.bench",
+        prog="python -m airlock_dev.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -1016,7 +1016,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C and SIGTERM both unwind through the finally blocks that stop every server.
     signal.signal(signal.SIGTERM, _interrupt)
     info = machine()
-    info["command"] = "python -m airlock.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    info["command"] = "python -m airlock_dev.bench " + " ".join(sys.argv[1:] if argv is None else argv)
     info["load_average_start"] = loadavg()
     say(f"machine: {info}")
     results: list[dict[str, Any]] = []

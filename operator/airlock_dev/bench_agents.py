@@ -1,8 +1,8 @@
 """Processes the benchmark runs next to the operator, each with its own connection to the API server.
 
-    python -m airlock.bench_agents watch  --server URL --certs DIR     # Deployment replicas, timestamped
-    python -m airlock.bench_agents floor  --server URL --certs DIR     # the bare kill-switch client
-    python -m airlock.bench_agents churn  --server URL --certs DIR --rate 20 --targets FILE
+    python -m airlock_dev.bench_agents watch  --server URL --certs DIR     # Deployment replicas, timestamped
+    python -m airlock_dev.bench_agents floor  --server URL --certs DIR     # the bare kill-switch client
+    python -m airlock_dev.bench_agents churn  --server URL --certs DIR --rate 20 --targets FILE
 
 They are separate processes so that their timestamps are not delayed by the driver's GIL. Timestamps are
 CLOCK_MONOTONIC in nanoseconds, which on Linux is one clock for every process on the machine. The HTTP
@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
-from airlock.localcluster import die_with_parent
+from airlock_dev.localcluster import die_with_parent
 
 KILL_SWITCH = "airlock.dev/kill-switch"
 MERGE_PATCH = "application/merge-patch+json"
@@ -236,7 +236,7 @@ def run_churn(api: Api, rate: float, targets: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs one agent until it is terminated (or its parent dies)."""
-    parser = argparse.ArgumentParser(prog="python -m airlock.bench_agents", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m airlock_dev.bench_agents", description=__doc__)
     parser.add_argument("role", choices=["watch", "floor", "churn"])
     parser.add_argument("--server", required=True, help="https://127.0.0.1:<port> of kube-apiserver")
     parser.add_argument("--certs", type=Path, required=True, help="directory with ca.crt, admin.crt/.key")

@@ -1,4 +1,5 @@
-"""The API calls `kubectl airlock` makes, over the current kubeconfig and context.
+"""The API calls `kubectl airlock` makes, over the current kubeconfig and context (cli/kubectl_plugin.py
+turns them into commands; this module is where they meet the kubernetes client).
 
 Every expected failure (no kubeconfig, an unreachable server, a refusal) becomes a PluginError carrying the
 message to print and the exit code, so the commands never show a Python traceback for them. The kubernetes
@@ -11,10 +12,10 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from airlock.cli.plugin_render import Workload
 from airlock.models.base import GROUP, VERSION
 from airlock.models.packet import PLURAL as PACKET_PLURAL
 from airlock.models.policy import DEFAULT_POLICY_NAME
@@ -30,6 +31,15 @@ REQUEST_TIMEOUT = 15.0
 MERGE_PATCH = "application/merge-patch+json"
 FIELD_MANAGER = "kubectl-airlock"
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A Deployment's spec.replicas, or why it is not known ("unreadable": RBAC does not allow reading it)."""
+
+    name: str
+    state: Literal["found", "missing", "unreadable"]
+    replicas: int | None = None
 
 
 class PluginError(Exception):
@@ -259,6 +269,27 @@ class Api:
                     return Workload(name, "unreadable")
                 raise
         return Workload(name, "found", _replicas(_json(resp)))
+
+    def read_scale(self, namespace: str, name: str) -> Workload:
+        """The Deployment's replicas through its scale subresource (what `kubectl scale` needs), falling
+        back to the Deployment itself; "unreadable" when RBAC allows neither."""
+        from kubernetes.client.exceptions import ApiException
+
+        with self._calls(f"read the scale of Deployment {namespace}/{name}"):
+            try:
+                resp = self._apps.read_namespaced_deployment_scale(
+                    name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return Workload(name, "missing")
+                if exc.status == 403:
+                    return self.read_workload(namespace, name)
+                raise
+        spec = _json(resp).get("spec")
+        replicas = spec.get("replicas") if isinstance(spec, dict) else None
+        # A Scale omits spec.replicas when it is 0.
+        return Workload(name, "found", replicas if isinstance(replicas, int) else 0)
 
     def deployment_replicas(self, namespace: str) -> dict[str, int] | None:
         """spec.replicas of every Deployment in `namespace`, or None when RBAC does not allow listing them."""

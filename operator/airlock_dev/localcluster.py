@@ -4,7 +4,7 @@ Used by the tests, `make demo` and the benchmarks. Every process binds to loopba
 stopped when the cluster is stopped, when the Python process exits, on Ctrl-C, and (through the
 parent-death signal) even when the Python process is killed.
 
-    python -m airlock.localcluster up      # start, print the kubeconfig path, run until Ctrl-C
+    python -m airlock_dev.localcluster up      # start, print the kubeconfig path, run until Ctrl-C
 """
 
 from __future__ import annotations
@@ -409,7 +409,7 @@ def local_cluster(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m airlock.localcluster",
+        prog="python -m airlock_dev.localcluster",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from airlock import samples
-from airlock.admission_probe import wait_until_enforced
-from airlock.localcluster import REPO_ROOT, LocalCluster, die_with_parent, find_binaries
+from airlock_dev import samples
+from airlock_dev.admission_probe import wait_until_enforced
+from airlock_dev.localcluster import REPO_ROOT, LocalCluster, die_with_parent, find_binaries
 
 NS = "support"
 SERVICE = "support-assistant"
@@ -115,7 +115,9 @@ class Demo:
 
     def pilot(self) -> None:
         self.step("A new AI service is a pilot: one replica until its readiness packet is complete")
+        self.say("Airlock acts only in namespaces a platform admin marks as governed")
         self.kubectl("create", "namespace", NS)
+        self.kubectl("label", "namespace", NS, "airlock.dev/governed=true")
         deployment = yaml.safe_load((REPO_ROOT / "examples" / "deployment.yaml").read_text())
         self.apply(deployment, "examples/deployment.yaml")
         self.apply(samples.load("service.yaml"), "examples/service.yaml")

@@ -6,7 +6,8 @@ informer has synced, a fail-closed policy refuses every matching write ("paramKi
 and before the binding is loaded at all, the policy admits everything. A write that merely succeeds proves
 neither, so this probe looks for positive evidence:
 
-1. an AIService `airlock-admission-probe` in namespace `default` caps a Deployment of the same name at one
+1. an AIService `airlock-admission-probe` in the governed namespace of the same name (created, marked
+   `airlock.dev/governed: "true"`, if missing) caps a Deployment of the same name at one
    replica, so a server-side dry run creating that Deployment at two replicas must be refused with the
    replica cap's own message;
 2. a server-side dry run creating a ReadinessPacket must be admitted (the ReadinessPolicy parameter of
@@ -30,11 +31,13 @@ from typing import Any
 
 import yaml
 
-from airlock import samples
-from airlock.localcluster import ControlPlaneError, LocalCluster
+from airlock_dev import samples
+from airlock_dev.localcluster import ControlPlaneError, LocalCluster
 
 NAME = "airlock-admission-probe"
-NAMESPACE = "default"
+NAMESPACE = NAME
+# The label that marks a namespace as governed: the admission policies act only in such namespaces.
+GOVERNED = {"airlock.dev/governed": "true"}
 CAP_MESSAGE = f"Airlock: Deployment {NAME} may run at most 1 replicas"
 TOKEN = "airlock.dev/admission-probe"
 
@@ -94,6 +97,10 @@ def wait_until_enforced(cluster: LocalCluster, timeout: float = 60.0) -> float:
                 )
             time.sleep(0.2)
 
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": GOVERNED}}
+    marked = kubectl("apply", "--server-side", "--field-manager=airlock-admission-probe", doc=namespace)
+    if marked.returncode != 0:
+        raise ControlPlaneError(f"could not create the probe namespace {NAMESPACE}: {marked.stderr.strip()}")
     created = kubectl("apply", "--server-side", "--field-manager=airlock-admission-probe", doc=_aiservice())
     if created.returncode != 0:
         raise ControlPlaneError(f"could not create the probe AIService: {created.stderr.strip()}")
