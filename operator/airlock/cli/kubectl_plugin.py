@@ -117,7 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse unless the packet's content still has this digest (the one you reviewed)",
     )
 
-    for command in (status, explain, kill, restore, approve):
+    report = sub.add_parser(
+        "report", help="the readiness record of a service, in Markdown or as one HTML page, for auditors"
+    )
+    report.add_argument("name", metavar="NAME", help="the AIService")
+    report.add_argument(
+        "--format",
+        "-f",
+        choices=["markdown", "html"],
+        default=None,
+        help="default: from -o's suffix, else markdown",
+    )
+    report.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+
+    for command in (status, explain, kill, restore, approve, report):
         _common(command, suppress=True)
     return parser
 
@@ -504,12 +517,43 @@ def with_approval(
     return body, local
 
 
+def report_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
+    """The readiness record: gates with evidence and expiry, approvals, kill switch, transitions."""
+    from pathlib import Path
+
+    from airlock.cli.report_render import build_report, load_crosswalk, render_html, render_markdown
+    from airlock.models.policy import ReadinessPolicySpec
+
+    service = api.get_service(namespace, args.name)
+    status = service.get("status")
+    packet_name = status.get("packet") if isinstance(status, dict) else None
+    packet = api.get_packet(namespace, str(packet_name)) if packet_name else None
+    events = api.list_events(namespace, "AIService", args.name)
+    if events is None:
+        print(f"warning: you may not list Events in {namespace}; the report has no history.", file=sys.stderr)
+        events = []
+    if packet_name:
+        events += api.list_events(namespace, "ReadinessPacket", str(packet_name)) or []
+    policy_object = api.get_policy()
+    policy = ReadinessPolicySpec.model_validate((policy_object or {}).get("spec") or {})
+    record = build_report(service, packet, events, policy, datetime.now(UTC), load_crosswalk())
+    fmt = args.format or ("html" if args.output and args.output.endswith((".html", ".htm")) else "markdown")
+    text = render_html(record) if fmt == "html" else render_markdown(record)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote the readiness record of {namespace}/{args.name} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Api, str, argparse.Namespace], int]] = {
     "status": status_command,
     "explain": explain_command,
     "kill": kill_command,
     "restore": restore_command,
     "approve": approve_command,
+    "report": report_command,
 }
 
 

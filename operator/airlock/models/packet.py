@@ -26,6 +26,7 @@ KIND = "ReadinessPacket"
 PLURAL = "readinesspackets"
 
 MAX_ITEMS = 256
+MAX_EVAL_CASES = 1024
 Item = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$", max_length=71)]
 
@@ -124,6 +125,27 @@ class EvalCase(ApiModel):
     note: Text | None = Field(default=None, description="Anything a reviewer should know.")
 
 
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", max_length=64)]
+
+
+class EvalSource(ApiModel):
+    """The eval tool's run these results were imported from (`airlock evals import`), so a reviewer can
+    find the run and check that its results file is the one the cases were taken from."""
+
+    tool: ShortText = Field(description="The eval tool, for example inspect-ai or promptfoo.")
+    tool_version: ShortText | None = Field(
+        default=None, description="The tool's version that wrote the file."
+    )
+    file: ShortText | None = Field(default=None, description="The results file's name.")
+    sha256: Sha256 = Field(
+        description="The SHA-256 of the results file's bytes, in hex as `sha256sum` prints it."
+    )
+    run: ShortText | None = Field(
+        default=None,
+        description="The tool's identifier of the run (Inspect AI's eval id, promptfoo's evalId).",
+    )
+
+
 class Evals(ApiModel):
     """Eval results for these exact versions."""
 
@@ -134,7 +156,10 @@ class Evals(ApiModel):
         default=None, description="When the evals were run (RFC 3339)."
     )
     cases: list[EvalCase] = Field(
-        default_factory=list, max_length=1024, description="The eval cases and results."
+        default_factory=list, max_length=MAX_EVAL_CASES, description="The eval cases and results."
+    )
+    source: EvalSource | None = Field(
+        default=None, description="The eval tool's run the cases were imported from, when they were."
     )
 
 
