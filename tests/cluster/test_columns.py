@@ -73,6 +73,8 @@ def test_with_the_operator_down_kubectl_get_shows_the_kill_switch_who_set_it_and
     assert row["BY"] == f"system:serviceaccount:{namespace}:oncall", row
     assert row["REASON"] == "INC-6001 refunds promised", row
     assert (row["GENERATION"], row["OBSERVED"]) == ("2", "1"), row
+    status = plugin(cluster, "status", SERVICE, "-n", namespace, kubeconfig=oncall)
+    assert f"on (pending)   system:serviceaccount:{namespace}:oncall" in status.stdout, status.stdout
     scale_up = cluster.kubectl(
         "scale", "deployment", SERVICE, "-n", namespace, "--replicas=3", kubeconfig=oncall, check=False
     )
@@ -82,9 +84,7 @@ def test_with_the_operator_down_kubectl_get_shows_the_kill_switch_who_set_it_and
     operator = start_operator(cluster, tmp_path)
     try:
         wait_for_stage(cluster, namespace, "Killed")
-        cluster.wait_for(
-            lambda: table(cluster, namespace)["OBSERVED"] == "2", what="the status to catch up"
-        )
+        cluster.wait_for(lambda: table(cluster, namespace)["OBSERVED"] == "2", what="the status to catch up")
         row = table(cluster, namespace)
         assert row["ALLOWED"] == "0" and row["KILL-SWITCH"] == "true", row
     finally:

@@ -146,10 +146,12 @@ def test_status_lists_a_service_with_its_stage_once_the_operator_has_evaluated_i
 
     assert result.returncode == 0, result.stderr
     header, *_ = result.stdout.splitlines()
-    assert header.split() == ["NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BY", "BLOCKING"]
+    assert header.split() == [
+        "NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BY", "BLOCKING",
+    ]  # fmt: skip
     row = row_of(result.stdout, SERVICE)
-    assert row[:6] == [SERVICE, "Pilot", status["gatesPassed"], "1", "1", "off"]
-    assert " ".join(row[6:]) == status["blocking"]
+    assert row[:7] == [SERVICE, "Pilot", status["gatesPassed"], "1", "1", "off", "-"]
+    assert " ".join(row[7:]) == status["blocking"]
 
     everywhere = plugin(cluster, "status", "-A")
     assert everywhere.returncode == 0, everywhere.stderr

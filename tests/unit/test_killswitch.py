@@ -144,5 +144,7 @@ def test_leftover_annotations(annotations: dict[str, str] | None, patch: dict[st
         ),
     ],
 )
-def test_release_identity(annotations: dict[str, str], engaged_by: str | None, released_by: str | None) -> None:
+def test_release_identity(
+    annotations: dict[str, str], engaged_by: str | None, released_by: str | None
+) -> None:
     assert release_identity(annotations, engaged_by) == released_by
