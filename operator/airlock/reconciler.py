@@ -467,7 +467,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     for event in kill_events:
         name = _kill_event_name(view.name, involved["uid"], event.reason, previous, written, final)
         _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
-        rt.metrics.count_event(event.reason)
+        rt.metrics.count_event(event.reason, event.count)
     if plan.scale_to is not None:
         io.patch_scale(rt.clients, view.namespace, workload, plan.scale_to, fm)
         log.info(
@@ -490,7 +490,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
         if event.reason in KILL_SWITCH_REASONS:
             continue
         _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message)
-        rt.metrics.count_event(event.reason)
+        rt.metrics.count_event(event.reason, event.count)
 
 
 def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan: Plan) -> list[Event]:

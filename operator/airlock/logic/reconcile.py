@@ -34,6 +34,16 @@ from airlock.models.service import NO_CAP, AIServiceSpec, AIServiceStatus, KillS
 
 EventType = Literal["Normal", "Warning"]
 
+# Event reasons of gate transitions: one gate, or several in one Event (a version bump fails many).
+GATE_PASSED, GATES_PASSED = "GatePassed", "GatesPassed"
+GATE_FAILED, GATES_FAILED = "GateFailed", "GatesFailed"
+GATE_TRANSITION_REASONS = {
+    GATE_PASSED: "passed",
+    GATES_PASSED: "passed",
+    GATE_FAILED: "failed",
+    GATES_FAILED: "failed",
+}
+
 # status.blocking feeds a kubectl column and the admission message: keep it short; blockingGates has all.
 BLOCKING_COLUMN = 60
 
@@ -69,6 +79,8 @@ class Event:
     type: EventType
     reason: str
     message: str
+    # How many transitions the one Event stands for (a version bump fails many gates in one Event).
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -467,19 +479,19 @@ def _transition_events(
         g for g in report.results if not first and (g.name not in before or before[g.name].passed != g.passed)
     ]
     # One event per direction: a version bump fails eleven gates at once, and that is one thing to read.
-    directions: tuple[tuple[bool, EventType, str, str], ...] = (
-        (True, "Normal", "GatePassed", "passes"),
-        (False, "Warning", "GateFailed", "fails"),
+    directions: tuple[tuple[bool, EventType, str, str, str], ...] = (
+        (True, "Normal", GATE_PASSED, GATES_PASSED, "passes"),
+        (False, "Warning", GATE_FAILED, GATES_FAILED, "fails"),
     )
-    for passed, kind, reason, verb in directions:
+    for passed, kind, one, many, verb in directions:
         gates = [g for g in changed if g.passed is passed]
         if len(gates) == 1:
-            events.append(Event(kind, reason, f"Gate {gates[0].name} {verb}: {gates[0].message}"))
+            events.append(Event(kind, one, f"Gate {gates[0].name} {verb}: {gates[0].message}"))
         elif gates:
             names = ", ".join(g.name for g in gates)
             detail = gates[0].message if len({g.message for g in gates}) == 1 else "see status.gates for each"
             plural = "pass" if passed else "fail"
-            events.append(Event(kind, reason.replace("Gate", "Gates"), f"Gates {names} {plural}: {detail}"))
+            events.append(Event(kind, many, f"Gates {names} {plural}: {detail}", count=len(gates)))
     if prev.allowed_replicas is not None and prev.allowed_replicas != new.allowed_replicas:
         new_cap = "no cap" if new.allowed_replicas == NO_CAP else str(new.allowed_replicas)
         old_cap = "no cap" if prev.allowed_replicas == NO_CAP else str(prev.allowed_replicas)
