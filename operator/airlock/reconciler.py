@@ -512,8 +512,8 @@ def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan
             Event(
                 "Normal",
                 "KillSwitchReleased",
-                f"Kill switch released; Deployment {workload} restored to {plan.status.replicas} replicas "
-                f"(had {record['replicasBefore']}).",
+                f"Kill switch released by {record.get('releasedBy') or 'an unnamed identity'}; Deployment "
+                f"{workload} restored to {plan.status.replicas} replicas (had {record['replicasBefore']}).",
             )
         ]
     if record.get("engaged") and plan.scale_to == 0 and "KillSwitchEngaged" not in reasons:

@@ -238,3 +238,29 @@ def test_plan_deletion(
     if p.event is not None:
         assert p.event.reason == "KillSwitchEndedByDeletion" and "Deployment bot" in p.event.message
     assert (p.metadata == {"labels": {"airlock.dev/stage": None}}) is unlabel
+
+
+def test_who_released_the_switch_is_kept_in_status_and_named_in_the_event() -> None:
+    killed = plan(plan(None, 1).status, 1, annotations=RECORDED_KILL)
+    released = plan(
+        killed.status,
+        0,
+        annotations={"airlock.dev/kill-switch": "false", "airlock.dev/kill-switch-by": "lead@example.com"},
+    )
+    assert released.status.kill_switch is not None
+    assert released.status.kill_switch.released_by == "lead@example.com"
+    assert released.status_first is not None and released.status_first.kill_switch is not None
+    assert released.status_first.kill_switch.released_by == "lead@example.com"
+    assert any("released by lead@example.com" in e.message for e in released.events)
+    # The operator removes airlock.dev/kill-switch-by afterwards; the record stays.
+    later = plan(released.status, 1, annotations={"airlock.dev/kill-switch": "false"})
+    assert later.status.kill_switch is not None and later.status.kill_switch.released_by == "lead@example.com"
+    assert later.events == ()
+
+
+def test_a_release_that_names_nobody_is_recorded_as_an_unnamed_identity() -> None:
+    killed = plan(plan(None, 1).status, 1, annotations=RECORDED_KILL)
+    left = {k: v for k, v in RECORDED_KILL.items() if k != "airlock.dev/kill-switch"}
+    released = plan(killed.status, 0, annotations=left)
+    assert released.status.kill_switch is not None and released.status.kill_switch.released_by is None
+    assert any("released by an unnamed identity" in e.message for e in released.events)

@@ -25,7 +25,7 @@ from airlock.cli.plugin_render import (
     use_colour,
 )
 from airlock.k8s.plugin_client import EXIT_USAGE, Api, ConflictError, PluginError, Workload
-from airlock.logic.killswitch import ENGAGED_VALUE, recorded_replicas
+from airlock.logic.killswitch import ENGAGED_VALUE, RELEASED_VALUE, recorded_replicas
 from airlock.logic.killswitch import rfc3339 as rfc3339_of
 from airlock.models.service import (
     KILL_SWITCH_ANNOTATION,
@@ -336,6 +336,18 @@ def kill_annotations(
     }
 
 
+def release_annotations(present: Sequence[str], user: str | None) -> dict[str, str | None]:
+    """The merge patch that releases the switch: "false" with the releaser's own name in
+    airlock.dev/kill-switch-by (admission refuses any other name, so the operator records it as who
+    released it), and every other kill-switch annotation removed, so a later kill is not reported with
+    this one's reason. Without a name to give, the annotations just go."""
+    patch: dict[str, str | None] = dict.fromkeys(present)
+    if user:
+        patch[KILL_SWITCH_ANNOTATION] = RELEASED_VALUE
+        patch[KILL_SWITCH_BY_ANNOTATION] = user
+    return patch
+
+
 def restore_target(recorded: int, service: ServiceInfo) -> int:
     """The replicas to bring back: what was recorded, within the cap admission applies once released."""
     if service.evaluated and service.allowed is not None:
@@ -344,7 +356,7 @@ def restore_target(recorded: int, service: ServiceInfo) -> int:
 
 
 def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
-    """Removes the kill-switch annotations and waits until the operator has brought the replicas back."""
+    """Releases the kill switch in your name and waits until the operator has brought the replicas back."""
     raw = api.get_service(namespace, args.name)
     before = ServiceInfo.from_api(raw)
     metadata = raw.get("metadata")
@@ -352,17 +364,19 @@ def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     if not isinstance(annotations, dict):
         annotations = {}
     present = sorted(set(KILL_SWITCH_ANNOTATIONS) & annotations.keys())
+    if not before.kill_requested:
+        # Already released: "false" and who released it stay; only what the kill left behind goes.
+        present = [k for k in present if k not in (KILL_SWITCH_ANNOTATION, KILL_SWITCH_BY_ANNOTATION)]
     if not present and not before.restore_pending:
         print(f"{before.key}: the kill switch is not engaged; nothing to restore.")
         return EXIT_OK
     raw_before = annotations.get(KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION)
     recorded = recorded_replicas(raw_before) if isinstance(raw_before, str) else None
     if present:
-        # Every kill-switch annotation goes, so a later kill is not reported with this one's reason.
         api.patch_service_annotations(
             namespace,
             args.name,
-            dict.fromkeys(present),
+            release_annotations(present, _username(api) if before.kill_requested else None),
             doing=f"release the kill switch of AIService {before.key}",
         )
     deployment = f"Deployment {before.workload}"

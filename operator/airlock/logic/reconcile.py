@@ -15,7 +15,7 @@ from airlock.logic import cap as caps
 from airlock.logic.annotations import near_misses
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
 from airlock.logic.gates import GateReport, evaluate_gates
-from airlock.logic.killswitch import leftover_annotations, parse_kill_switch
+from airlock.logic.killswitch import leftover_annotations, parse_kill_switch, release_identity
 from airlock.logic.labels import (
     SERVICE_LABEL,
     STAGE_LABEL,
@@ -199,6 +199,9 @@ def plan_service(
             scale_to = 0
     else:
         before = prev_kill.replicas_before
+        released_by = prev_kill.released_by
+        if prev_kill.engaged:
+            released_by = release_identity(service.annotations, prev_kill.engaged_by)
         if prev_kill.engaged or (before is not None and not prev_kill.engaged):
             # Released now, or released earlier and the restore did not finish (a restart in between).
             target = before if before is not None else 0
@@ -212,12 +215,13 @@ def plan_service(
                     Event(
                         "Normal",
                         "KillSwitchReleased",
-                        f"Kill switch released; Deployment {workload_name} restored to {target} replicas "
+                        f"Kill switch released by {released_by or 'an unnamed identity'}; Deployment "
+                        f"{workload_name} restored to {target} replicas "
                         f"(had {before if before is not None else 'unknown'}, cap "
                         f"{'none' if unkilled_cap == NO_CAP else unkilled_cap}).",
                     )
                 )
-        kill_status = KillSwitchStatus(engaged=False)
+        kill_status = KillSwitchStatus(engaged=False, released_by=released_by)
 
     # --- backstop: anything that got past admission comes down to the cap -------------------------
     if not kill.engaged and scale_to is None and current is not None:
@@ -277,7 +281,11 @@ def plan_service(
         status_first = status
     elif restore_pending:
         status_first = status.model_copy(
-            update={"kill_switch": prev_kill.model_copy(update={"engaged": False})}
+            update={
+                "kill_switch": prev_kill.model_copy(
+                    update={"engaged": False, "released_by": kill_status.released_by}
+                )
+            }
         )
 
     events.extend(_transition_events(prev, status, report, workload_name, choice.message))
