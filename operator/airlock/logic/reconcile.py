@@ -538,3 +538,91 @@ def plan_deletion(
             "to cap it again.",
         )
     return DeletionPlan(metadata=meta, event=event)
+
+
+def plan_invalid_service(
+    service: ServiceView,
+    workload: Workload | None,
+    problem: str,
+    now: datetime,
+) -> Plan:
+    """Suspend first: an AIService whose stored spec the operator cannot read (stored before an upgrade)
+    still has its kill switch honoured, and says what to fix. `service.spec` carries only the workload
+    name. Nothing else changes: the last cap stays in the status admission reads, and no restore runs
+    until the spec is readable again.
+    """
+    prev = service.status or AIServiceStatus()
+    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
+    kill = parse_kill_switch(service.annotations, now)
+    workload_name = service.spec.workload.name
+    current = workload.replicas if workload is not None else None
+    events: list[Event] = []
+    scale_to: int | None = None
+    status_first_needed = False
+    kill_status, allowed, stage = prev_kill, prev.allowed_replicas, prev.stage
+    if kill.engaged:
+        allowed, stage = 0, Stage.KILLED
+        if not prev_kill.engaged:
+            before = kill.replicas_before if kill.replicas_before is not None else current
+            kill_status = KillSwitchStatus(
+                engaged=True,
+                reason=kill.reason,
+                engaged_by=kill.by,
+                since=kill.since or now,
+                replicas_before=before,
+            )
+            status_first_needed = True
+            events.append(
+                Event(
+                    "Warning",
+                    "KillSwitchEngaged",
+                    f"Kill switch engaged{f' by {kill.by}' if kill.by else ''} "
+                    f"({kill.reason or 'no reason given'}); Deployment {workload_name} scaled from "
+                    f"{before if before is not None else 'unknown'} to 0 replicas.",
+                )
+            )
+        if current:
+            scale_to = 0
+    held = " The kill switch holds it at 0." if kill.engaged else " The last cap stays in force."
+    message = (
+        f"The spec cannot be read: {problem}. Fix those fields (kubectl edit aiservice {service.name} -n "
+        f"{service.namespace}); until then gates are not evaluated and nothing is restored.{held}"
+    )
+    conds = set_condition(
+        list(prev.conditions),
+        type_=ConditionType.KILL_SWITCH_ENGAGED,
+        status=kill.engaged,
+        reason=ConditionReason.ENGAGED if kill.engaged else ConditionReason.NOT_ENGAGED,
+        message=f"Kill switch engaged: {kill.reason or 'no reason given'}."
+        if kill.engaged
+        else "Kill switch not engaged.",
+        generation=service.generation,
+        now=now,
+    )
+    conds = set_condition(
+        conds,
+        type_=ConditionType.READY,
+        status=False,
+        reason=ConditionReason.INVALID_SPEC,
+        message=message,
+        generation=service.generation,
+        now=now,
+    )
+    previous_ready = find(prev.conditions, ConditionType.READY)
+    if previous_ready is None or previous_ready.reason != ConditionReason.INVALID_SPEC:
+        events.append(Event("Warning", "InvalidSpec", message))
+    status = prev.model_copy(
+        update={
+            "stage": stage,
+            "allowed_replicas": allowed,
+            "kill_switch": kill_status,
+            "conditions": conds,
+            "observed_generation": service.generation,
+        }
+    )
+    return Plan(
+        status=status,
+        status_first=status if status_first_needed else None,
+        scale_to=scale_to,
+        events=tuple(events),
+    )
