@@ -21,6 +21,8 @@ from typing import Any
 
 from airlock.models.evalmap import EvalCategoryMap
 from airlock.models.packet import (
+    MAX_CASE_NAME,
+    MAX_CASE_TEXT,
     MAX_EVAL_CASES,
     EvalCase,
     EvalCategory,
@@ -33,8 +35,8 @@ INSPECT_AI = "inspect-ai"
 PROMPTFOO = "promptfoo"
 TOOLS = (INSPECT_AI, PROMPTFOO)
 
-MAX_NAME = 512
-MAX_TEXT = 1024
+MAX_NAME = MAX_CASE_NAME
+MAX_TEXT = MAX_CASE_TEXT
 _SUPPORTED = "an Inspect AI eval log written with --log-format json, or promptfoo's JSON output (-o out.json)"
 
 
