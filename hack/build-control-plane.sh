@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Builds the local control plane (etcd, kube-apiserver, kubectl) from Go modules through the module proxy,
-# into a cache directory keyed by version, outside the repository. A tool whose binary already reports
-# the pinned version is not rebuilt. Prints the directory that holds the binaries on its last line.
+# Builds the local control plane (etcd, kube-apiserver, kube-controller-manager, kubectl) from Go modules
+# through the module proxy, into a cache directory keyed by version, outside the repository. A tool whose
+# binaries already report the pinned version is not rebuilt. Prints the directory that holds the binaries
+# on its last line.
+#
+# Tests may be running the cached binaries while this rebuilds them: every binary is built into a temporary
+# directory beside the cache entry and renamed into place, so nobody ever executes a half-written file.
 #
 #   hack/build-control-plane.sh            build what is missing, print the bin directory
 #   AIRLOCK_CACHE_DIR=/somewhere hack/...  use another cache root (default ~/.cache/airlock)
@@ -21,6 +25,19 @@ etcd_out=$cache/etcd-$ETCD_VERSION
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 log() { printf '[control-plane %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# A scratch directory inside the cache (same file system, so a rename is atomic), removed on exit.
+scratch() { mkdir -p "$cache" && mktemp -d "$cache/.build-$1.XXXXXX"; }
+scratches=()
+trap 'rm -rf "${scratches[@]}"' EXIT
+
+# Renames each named file of directory $1 into directory $2, one atomic rename each.
+install_into() {
+  local from=$1 to=$2 f
+  shift 2
+  mkdir -p "$to"
+  for f in "$@"; do mv -f "$from/$f" "$to/$f"; done
+}
 
 need() {
   command -v "$1" >/dev/null 2>&1 || {
@@ -42,35 +59,41 @@ build_etcd() {
     log "etcd $ETCD_VERSION already built in $etcd_out"
     return
   fi
-  local start src
+  local start src tmp
   start=$(date +%s)
   src=$cache/src/etcd-$ETCD_VERSION
-  rm -rf "$src" && mkdir -p "$src" "$etcd_out"
+  rm -rf "$src" && mkdir -p "$src"
+  tmp=$(scratch etcd) && scratches+=("$tmp")
   log "building etcd $ETCD_VERSION (cold: a few minutes; module downloads first)"
   (
     cd "$src"
     go mod init airlock.local/build-etcd >/dev/null 2>&1
     go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-    go build -trimpath -ldflags "-s -w" -o "$etcd_out/etcd" go.etcd.io/etcd/server/v3
+    go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3
   )
-  "$etcd_out/etcd" --version | head -1 >&2
+  "$tmp/etcd" --version | head -1 >&2
+  install_into "$tmp" "$etcd_out" etcd
   log "etcd built in $(elapsed "$start")"
 }
 
+k8s_commands=(kube-apiserver kube-controller-manager kubectl)
+
 build_kubernetes() {
-  local have=""
-  if [ -x "$k8s_out/kube-apiserver" ] && [ -x "$k8s_out/kubectl" ]; then
+  local have="" cmd
+  if [ -x "$k8s_out/kube-apiserver" ] && [ -x "$k8s_out/kube-controller-manager" ] && [ -x "$k8s_out/kubectl" ]; then
     have=$("$k8s_out/kube-apiserver" --version 2>/dev/null || true)
+    [ "$("$k8s_out/kube-controller-manager" --version 2>/dev/null || true)" = "$have" ] || have=""
   fi
   if [ "$have" = "Kubernetes $KUBERNETES_VERSION" ]; then
-    log "kube-apiserver and kubectl $KUBERNETES_VERSION already built in $k8s_out"
+    log "${k8s_commands[*]} $KUBERNETES_VERSION already built in $k8s_out"
     return
   fi
-  local start src gomod minor staging replaces go_line godebug_line build_date
+  local start src tmp gomod minor staging replaces go_line godebug_line build_date
   start=$(date +%s)
   src=$cache/src/kubernetes-$KUBERNETES_VERSION
-  rm -rf "$src" && mkdir -p "$src" "$k8s_out"
-  log "building kube-apiserver and kubectl $KUBERNETES_VERSION (cold: 10-25 minutes on 2 cores)"
+  rm -rf "$src" && mkdir -p "$src"
+  tmp=$(scratch kubernetes) && scratches+=("$tmp")
+  log "building ${k8s_commands[*]} $KUBERNETES_VERSION (cold: 10-25 minutes on 2 cores)"
   cd "$src"
   go mod init airlock.local/build-kubernetes >/dev/null 2>&1
 
@@ -89,7 +112,9 @@ build_kubernetes() {
   go mod edit -go="$go_line"
   [ -z "$godebug_line" ] || go mod edit -godebug="$godebug_line"
   log "resolving modules ($(echo "$staging" | wc -l) staging modules at $minor)"
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION"
+  local pkgs=()
+  for cmd in "${k8s_commands[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$cmd"); done
+  go get "${pkgs[@]/%/@$KUBERNETES_VERSION}"
 
   # Without these stamps the server reports v0.0.0-master, which breaks kubeVersion checks (helm).
   local major=1 minor_num
@@ -100,10 +125,11 @@ build_kubernetes() {
     ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor_num"
     ldflags+=" -X $pkg.buildDate=$build_date -X $pkg.gitTreeState=clean"
   done
-  log "compiling (both binaries in one build so shared packages compile once)"
-  go build -trimpath -ldflags "$ldflags" -o "$k8s_out/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
-  "$k8s_out/kube-apiserver" --version >&2
-  log "kube-apiserver and kubectl built in $(elapsed "$start")"
+  log "compiling (all three in one build so shared packages compile once)"
+  go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}"
+  "$tmp/kube-apiserver" --version >&2
+  install_into "$tmp" "$k8s_out" "${k8s_commands[@]}"
+  log "${k8s_commands[*]} built in $(elapsed "$start")"
 }
 
 need go
@@ -111,8 +137,12 @@ mkdir -p "$cache"
 build_etcd
 build_kubernetes
 
+# Each link is made beside its final name and renamed over it, so it is never missing for a moment.
+link() {
+  ln -sfn "$1" "$bin/.$2.new"
+  mv -fT "$bin/.$2.new" "$bin/$2"
+}
 mkdir -p "$bin"
-ln -sf "$etcd_out/etcd" "$bin/etcd"
-ln -sf "$k8s_out/kube-apiserver" "$bin/kube-apiserver"
-ln -sf "$k8s_out/kubectl" "$bin/kubectl"
+link "$etcd_out/etcd" etcd
+for cmd in "${k8s_commands[@]}"; do link "$k8s_out/$cmd" "$cmd"; done
 echo "$bin"

@@ -25,6 +25,7 @@ import yaml
 
 from airlock_dev.admission_probe import wait_until_enforced
 from airlock_dev.localcluster import LocalCluster, die_with_parent, find_binaries
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CRDS = ROOT / "crds"
@@ -104,14 +105,7 @@ class Cluster:
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
         """Polls until predicate returns a truthy value; fails with `what` after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = predicate()
-            if last:
-                return last
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+        return wait_for(predicate, timeout, what)
 
     def token_kubeconfig(self, namespace: str, service_account: str, path: Path) -> Path:
         """A kubeconfig for a real ServiceAccount, with a token from the TokenRequest API."""

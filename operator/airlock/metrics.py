@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from airlock.logic.reconcile import GATE_TRANSITION_REASONS
+
 if TYPE_CHECKING:
     from airlock.logic.reconcile import Plan, ServiceView
 
@@ -145,11 +147,12 @@ class Metrics:
         if any(e.reason == "ScaledToCap" for e in plan.events):
             self.scale_downs.inc()
 
-    def count_event(self, reason: str) -> None:
+    def count_event(self, reason: str, count: int = 1) -> None:
+        """Counts an Event; `count` is how many gate transitions a gate Event stands for."""
         self.events.labels(reason).inc()
         if reason == "KillSwitchEngaged":
             self.kill_activations.inc()
         elif reason == "KillSwitchReleased":
             self.kill_releases.inc()
-        elif reason in ("GatePassed", "GateFailed"):
-            self.gate_transitions.labels("passed" if reason == "GatePassed" else "failed").inc()
+        elif reason in GATE_TRANSITION_REASONS:
+            self.gate_transitions.labels(GATE_TRANSITION_REASONS[reason]).inc(count)

@@ -27,15 +27,24 @@ from airlock.logic.conditions import ConditionReason, ConditionType, set_conditi
 from airlock.logic.gates import evaluate_gates
 from airlock.logic.killswitch import parse_kill_switch
 from airlock.logic.policy import effective_policy
-from airlock.logic.reconcile import Event, Plan, ServiceView, Workload, plan_deletion, plan_service
+from airlock.logic.reconcile import (
+    Event,
+    Plan,
+    ServiceView,
+    Workload,
+    plan_deletion,
+    plan_invalid_service,
+    plan_service,
+)
 from airlock.metrics import Metrics
 from airlock.models import packet as packet_model
 from airlock.models import policy as policy_model
 from airlock.models import service as service_model
 from airlock.models.base import API_VERSION, GOVERNED_LABEL, GOVERNED_VALUE
+from airlock.models.common import Versions
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
-from airlock.models.service import AIServiceSpec, AIServiceStatus
+from airlock.models.service import AIServiceSpec, AIServiceStatus, WorkloadRef
 
 log = logging.getLogger("airlock")
 
@@ -390,7 +399,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
             _validation_summary(exc),
             extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "InvalidSpec"},
         )
-        return None
+        return _reconcile_invalid(rt, key, body, version, _validation_summary(exc))
     # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.
     deployment = (
         io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
@@ -421,6 +430,40 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     else:
         rt.due.pop(key, None)
     rt.metrics.observe_service(view, plan)
+    return plan
+
+
+def _reconcile_invalid(
+    rt: Runtime, key: Key, body: Mapping[str, Any], version: str | None, problem: str
+) -> Plan | None:
+    """The kill switch first, even for a spec the models refuse: the plan needs only the workload's name."""
+    meta = body.get("metadata") or {}
+    name = ((body.get("spec") or {}).get("workload") or {}).get("name")
+    if not isinstance(name, str) or not name or not rt.governed(key[0]):
+        return None
+    view = ServiceView(
+        name=key[1],
+        namespace=key[0],
+        namespace_governed=True,
+        generation=meta.get("generation"),
+        annotations=dict(meta.get("annotations") or {}),
+        # Only the workload's name is read from an unreadable spec, unvalidated; the other fields are
+        # placeholders that nothing reads (the plan writes status, never spec).
+        spec=AIServiceSpec.model_construct(
+            workload=WorkloadRef.model_construct(name=name),
+            owner="",
+            versions=Versions.model_construct(model="", prompt=""),
+        ),
+        status=_lenient_status(AIServiceStatus, body.get("status")),
+    )
+    deployment = io.read_deployment(rt.clients, key[0], name)
+    workload = (
+        Workload(replicas=int((deployment.get("spec") or {}).get("replicas", 1)))
+        if deployment is not None
+        else None
+    )
+    plan = plan_invalid_service(view, workload, problem, now())
+    _apply(rt, view, body, plan, version)
     return plan
 
 
@@ -467,7 +510,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     for event in kill_events:
         name = _kill_event_name(view.name, involved["uid"], event.reason, previous, written, final)
         _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
-        rt.metrics.count_event(event.reason)
+        rt.metrics.count_event(event.reason, event.count)
     if plan.scale_to is not None:
         io.patch_scale(rt.clients, view.namespace, workload, plan.scale_to, fm)
         log.info(
@@ -490,7 +533,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
         if event.reason in KILL_SWITCH_REASONS:
             continue
         _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message)
-        rt.metrics.count_event(event.reason)
+        rt.metrics.count_event(event.reason, event.count)
 
 
 def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan: Plan) -> list[Event]:
@@ -512,8 +555,8 @@ def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan
             Event(
                 "Normal",
                 "KillSwitchReleased",
-                f"Kill switch released; Deployment {workload} restored to {plan.status.replicas} replicas "
-                f"(had {record['replicasBefore']}).",
+                f"Kill switch released by {record.get('releasedBy') or 'an unnamed identity'}; Deployment "
+                f"{workload} restored to {plan.status.replicas} replicas (had {record['replicasBefore']}).",
             )
         ]
     if record.get("engaged") and plan.scale_to == 0 and "KillSwitchEngaged" not in reasons:

@@ -1,6 +1,6 @@
 """`make demo`: the whole story on a local control plane, printed plainly.
 
-Brings up etcd and kube-apiserver on 127.0.0.1, installs the CRDs and the admission policies, starts the
+Brings up the local control plane on 127.0.0.1, installs the CRDs and the admission policies, starts the
 operator, and walks through a pilot being capped, a packet completing, promotion, the kill switch, restore
 and a version bump that leaves the service held. Every command shown is run for real.
 """

@@ -1,4 +1,5 @@
-"""A real, local Kubernetes control plane: etcd and kube-apiserver on 127.0.0.1.
+"""A real, local Kubernetes control plane: etcd and kube-apiserver on 127.0.0.1, and a
+kube-controller-manager that runs only the clusterrole-aggregation controller.
 
 Used by the tests, `make demo` and the benchmarks. Every process binds to loopback on a free port and is
 stopped when the cluster is stopped, when the Python process exits, on Ctrl-C, and (through the
@@ -15,6 +16,7 @@ import contextlib
 import ctypes
 import datetime as dt
 import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -40,6 +42,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-control-plane.sh"
 BIN_ENV = "AIRLOCK_CONTROL_PLANE_BIN"
 ADMIN_USER = "airlock-admin"
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl")
+# The built-in roles a namespace's team is given; the clusterrole-aggregation controller fills their rules.
+AGGREGATED_ROLES = ("admin", "edit", "view")
 CONTEXT = "airlock-local"
 
 
@@ -48,11 +53,11 @@ class ControlPlaneError(RuntimeError):
 
 
 def find_binaries(build: bool = True) -> Path:
-    """The directory holding etcd, kube-apiserver and kubectl, building them when asked and needed."""
+    """The directory holding the control plane's binaries, building them when asked and needed."""
     configured = os.environ.get(BIN_ENV)
     if configured:
         path = Path(configured)
-        missing = [b for b in ("etcd", "kube-apiserver", "kubectl") if not (path / b).exists()]
+        missing = [b for b in BINARIES if not (path / b).exists()]
         if missing:
             raise ControlPlaneError(f"{BIN_ENV}={path} lacks {', '.join(missing)}; run {BUILD_SCRIPT}")
         return path
@@ -178,7 +183,8 @@ class _Pki:
 
 @dataclass
 class LocalCluster:
-    """etcd and kube-apiserver on loopback, with RBAC on and an admin kubeconfig."""
+    """etcd, kube-apiserver and a kube-controller-manager running only the clusterrole-aggregation
+    controller, on loopback, with RBAC on and an admin kubeconfig."""
 
     bin_dir: Path
     workdir: Path
@@ -212,6 +218,8 @@ class LocalCluster:
         self._start_apiserver(pki)
         self._write_kubeconfig(pki)
         self._wait_ready(pki, timeout)
+        self._start_controller_manager()
+        self._wait_aggregated(started + timeout)
         self._say(
             f"ready at {self.server} in {time.monotonic() - started:.1f}s; KUBECONFIG={self.kubeconfig}"
         )
@@ -272,6 +280,57 @@ class LocalCluster:
     def _start_apiserver(self, pki: _Pki) -> None:
         self._spawn("kube-apiserver", self._apiserver_args(pki))
 
+    def _start_controller_manager(self) -> None:
+        # Only the controller that fills the aggregated ClusterRoles (admin, edit, view, and any a chart
+        # adds to them): without it those roles have no rules and tests could not hand a team the roles it
+        # really gets. --secure-port=0: it serves nothing, so it listens on no port at all.
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(self.bin_dir / "kube-controller-manager"),
+                f"--kubeconfig={self.kubeconfig}",
+                "--controllers=clusterrole-aggregation-controller",
+                "--leader-elect=false",
+                "--secure-port=0",
+                "--bind-address=127.0.0.1",
+                "--v=1",
+            ],
+        )
+
+    def _wait_aggregated(self, deadline: float) -> None:
+        """Until every built-in aggregated ClusterRole has rules: then the controller has done its first
+        pass, and a test that binds `edit` gets what a team really gets."""
+        ctx = self._ssl()
+        empty: list[str] = list(AGGREGATED_ROLES)
+        while time.monotonic() < deadline:
+            self._check_alive()
+            empty = [r for r in AGGREGATED_ROLES if not self._cluster_role_rules(r, ctx)]
+            if not empty:
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise ControlPlaneError(
+            f"the ClusterRoles {', '.join(empty)} still have no rules: kube-controller-manager's "
+            "clusterrole-aggregation controller did not fill them; see "
+            f"{self.workdir / 'kube-controller-manager.log'}"
+        )
+
+    def _cluster_role_rules(self, name: str, ctx: ssl.SSLContext) -> list[object]:
+        url = f"{self.server}/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}"
+        try:
+            with urllib.request.urlopen(url, context=ctx, timeout=2) as resp:
+                rules = json.loads(resp.read()).get("rules")
+        except (urllib.error.URLError, OSError, ValueError):
+            return []
+        return rules if isinstance(rules, list) else []
+
+    def _check_alive(self) -> None:
+        for name, proc in self._procs.items():
+            if proc.poll() is not None:
+                tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
+                self.stop()
+                raise ControlPlaneError(f"{name} exited with code {proc.returncode} while starting:\n{tail}")
+
     def _ssl(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.workdir / "ca.crt"))
         ctx.load_cert_chain(str(self.workdir / "admin.crt"), str(self.workdir / "admin.key"))
@@ -282,13 +341,7 @@ class LocalCluster:
         ctx = self._ssl()
         last = "no answer yet"
         while time.monotonic() < deadline:
-            for name, proc in self._procs.items():
-                if proc.poll() is not None:
-                    tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
-                    self.stop()
-                    raise ControlPlaneError(
-                        f"{name} exited with code {proc.returncode} while starting:\n{tail}"
-                    )
+            self._check_alive()
             try:
                 with urllib.request.urlopen(f"{self.server}/readyz", context=ctx, timeout=2) as resp:
                     if resp.status == 200:
@@ -375,12 +428,16 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stops every process this cluster started; safe to call twice."""
-        for name in ("kube-apiserver", "etcd"):
+        for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
             self._stop_one(name)
 
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs.values()]
+
+    def pid_of(self, name: str) -> int:
+        """The pid of one of this cluster's processes: etcd, kube-apiserver or kube-controller-manager."""
+        return self._procs[name].pid
 
     def __enter__(self) -> LocalCluster:
         return self.start()

@@ -11,8 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.cluster.helpers import aiservice, deployment
-from tests.cluster.test_operator import condition, events, replicas, status
+from tests.cluster.helpers import aiservice, condition, deployment, events, replicas, status
 from tests.conftest import Cluster, OperatorProcess
 from tests.strategies import junk
 

@@ -325,9 +325,9 @@ def install_operator_identity(cluster: Cluster, helm: Path, directory: Path, *va
         d
         for d in docs
         if d["kind"].startswith("ValidatingAdmissionPolicy")
-        and d["metadata"]["name"] == f"{operator_name}-scope"
+        and d["metadata"]["name"] in (f"{operator_name}-scope", f"{operator_name}-scope-aiservices")
     ]
-    assert len(scope) == 2, f"expected the operator's scope policy and its binding, got {scope}"
+    assert len(scope) == 4, f"expected the operator's two scope policies and their bindings, got {scope}"
     for role in (d for d in picked if d["kind"] == "Role"):
         cluster.create_namespace(role["metadata"]["namespace"], check=False)
     apply_server_side(cluster, yaml.safe_dump_all(picked + scope))

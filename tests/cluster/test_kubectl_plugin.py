@@ -146,10 +146,12 @@ def test_status_lists_a_service_with_its_stage_once_the_operator_has_evaluated_i
 
     assert result.returncode == 0, result.stderr
     header, *_ = result.stdout.splitlines()
-    assert header.split() == ["NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BLOCKING"]
+    assert header.split() == [
+        "NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BY", "BLOCKING",
+    ]  # fmt: skip
     row = row_of(result.stdout, SERVICE)
-    assert row[:6] == [SERVICE, "Pilot", status["gatesPassed"], "1", "1", "off"]
-    assert " ".join(row[6:]) == status["blocking"]
+    assert row[:7] == [SERVICE, "Pilot", status["gatesPassed"], "1", "1", "off", "-"]
+    assert " ".join(row[7:]) == status["blocking"]
 
     everywhere = plugin(cluster, "status", "-A")
     assert everywhere.returncode == 0, everywhere.stderr
@@ -308,7 +310,8 @@ def test_restore_brings_back_the_replicas_the_deployment_had(
     )
     assert deployment_replicas(cluster, namespace) == 2
     annotations = cluster.get("aiservice", SERVICE, namespace)["metadata"].get("annotations") or {}
-    assert not {"airlock.dev/kill-switch", "airlock.dev/kill-switch-reason"} & annotations.keys()
+    assert annotations.get("airlock.dev/kill-switch") == "false"
+    assert "airlock.dev/kill-switch-reason" not in annotations
     assert service_status(cluster, namespace)["stage"] == "Pilot"
 
 

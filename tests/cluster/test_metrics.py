@@ -8,7 +8,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from airlock_dev.localcluster import free_port
-from tests.cluster.test_operator import complete_packet, replicas, setup_service
+from tests.cluster.helpers import complete_packet, replicas, setup_service
 from tests.conftest import Cluster, start_operator
 
 

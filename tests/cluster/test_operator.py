@@ -8,40 +8,17 @@ import time
 from typing import Any
 
 from airlock_dev import samples
-from tests.cluster.helpers import aiservice, deployment
+from tests.cluster.helpers import (
+    aiservice,
+    complete_packet,
+    condition,
+    deployment,
+    events,
+    replicas,
+    setup_service,
+    status,
+)
 from tests.conftest import Cluster, OperatorProcess, start_operator
-
-
-def status(cluster: Cluster, ns: str, name: str = "support-assistant") -> dict[str, Any]:
-    out: dict[str, Any] = cluster.get("aiservice", name, ns).get("status") or {}
-    return out
-
-
-def condition(st: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in st.get("conditions", []) if c["type"] == type_), {})
-
-
-def replicas(cluster: Cluster, ns: str, name: str = "support-assistant") -> int:
-    out: int = cluster.get("deployment", name, ns)["spec"]["replicas"]
-    return out
-
-
-def setup_service(cluster: Cluster, ns: str, replicas: int = 1) -> None:
-    service = samples.load("service.yaml")
-    service["metadata"]["namespace"] = ns
-    cluster.apply(deployment("support-assistant", ns, replicas))
-    cluster.apply(service)
-
-
-def complete_packet(cluster: Cluster, ns: str) -> None:
-    cluster.apply(
-        samples.current_packet(samples.load("packet-complete.yaml"), dt.datetime.now(dt.UTC), namespace=ns)
-    )
-
-
-def events(cluster: Cluster, ns: str) -> list[str]:
-    out = cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout
-    return [e["reason"] for e in json.loads(out)["items"]]
 
 
 def test_the_operator_writes_a_first_status_that_explains_the_pilot(

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from airlock_dev import samples
-from tests.cluster.test_operator import condition, setup_service, status
+from tests.cluster.helpers import condition, setup_service, status
 from tests.conftest import Cluster, OperatorProcess
 
 

@@ -242,3 +242,51 @@ def test_a_denial_quoting_any_kill_switch_reason_renders_on_one_line_with_a_hint
     assert "\n" not in message and "\x1b" not in message and "\u2028" not in message, repr(message)
     assert "(INC-4711" in message and len(message) < 1000, message[:2000]
     assert f"kubectl annotate aiservice bot -n {namespace} airlock.dev/kill-switch-" in message, message
+
+
+def test_the_operator_identity_may_only_remove_leftover_kill_switch_annotations_of_an_aiservice(
+    cluster: Cluster, operator_identity: Identity, namespace: str
+) -> None:
+    cluster.apply(
+        aiservice(
+            "bot", namespace, annotations={"airlock.dev/kill-switch-reason": "INC-1", "team": "payments"}
+        )
+    )
+
+    def as_operator(patch: object, *extra: str) -> tuple[bool, str]:
+        result = cluster.kubectl(
+            "patch",
+            "aiservice",
+            "bot",
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            json.dumps(patch),
+            *extra,
+            kubeconfig=operator_identity.kubeconfig,
+            check=False,
+        )
+        return result.returncode == 0, result.stderr
+
+    # Admission reads new policies through an informer: wait until the spec patch is refused (a dry run).
+    cluster.wait_for(
+        lambda: not as_operator({"spec": {"pilotReplicas": 3}}, "--dry-run=server")[0],
+        timeout=30,
+        what="the operator's AIService scope policy to be enforced",
+    )
+    refused = [
+        {"spec": {"pilotReplicas": 3}},
+        {"metadata": {"annotations": {"airlock.dev/kill-switch": "false"}}},
+        {"metadata": {"annotations": {"team": None}}},
+        {"metadata": {"labels": {"owner": "x"}}},
+    ]
+    for patch in refused:
+        admitted, stderr = as_operator(patch)
+        assert not admitted and "Airlock: the operator" in stderr, (patch, stderr)
+    admitted, stderr = as_operator({"metadata": {"annotations": {"airlock.dev/kill-switch-reason": None}}})
+    assert admitted, stderr
+    kept = cluster.get("aiservice", "bot", namespace)
+    annotations = kept["metadata"]["annotations"]
+    assert kept["spec"]["pilotReplicas"] == 1 and annotations["team"] == "payments"
+    assert "airlock.dev/kill-switch-reason" not in annotations

@@ -16,8 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.helpers import aiservice, deployment
-from tests.cluster.test_operator import complete_packet, condition, replicas, setup_service, status
+from tests.cluster.helpers import (
+    aiservice,
+    complete_packet,
+    condition,
+    deployment,
+    replicas,
+    setup_service,
+    status,
+)
 from tests.conftest import ROOT, Cluster, OperatorProcess, start_operator
 
 PLATFORM = ROOT / "manifests" / "rbac" / "platform.yaml"
@@ -31,6 +38,12 @@ class Identity:
 
     def run(self, cluster: Cluster, namespace: str, *args: str) -> tuple[bool, str]:
         result = cluster.kubectl(*args, "-n", namespace, kubeconfig=self.kubeconfig, check=False)
+        return result.returncode == 0, result.stderr
+
+    def apply(self, cluster: Cluster, doc: dict[str, object]) -> tuple[bool, str]:
+        result = cluster.kubectl(
+            "apply", "-f", "-", kubeconfig=self.kubeconfig, stdin=json.dumps(doc), check=False
+        )
         return result.returncode == 0, result.stderr
 
 
@@ -260,15 +273,8 @@ def test_a_new_service_with_a_huge_pilot_and_no_status_is_capped_at_the_built_in
     cluster: Cluster, namespace: str, team: Identity
 ) -> None:
     cluster.apply(deployment(SERVICE, namespace, 1))
-    result = cluster.kubectl(
-        "apply",
-        "-f",
-        "-",
-        kubeconfig=team.kubeconfig,
-        stdin=json.dumps(aiservice(SERVICE, namespace, pilot=100)),
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    ok, err = team.apply(cluster, aiservice(SERVICE, namespace, pilot=100))
+    assert ok, err
     assert "may run at most 3 replicas (asked for 100)" in scale_refused(cluster, team, namespace, 100)
     ok, err = team.run(cluster, namespace, "scale", "deployment", SERVICE, "--replicas=3")
     assert ok, err
@@ -284,10 +290,8 @@ def test_a_second_service_for_a_governed_workload_is_refused(
     decoy = aiservice("a-decoy", namespace, workload=SERVICE, pilot=3)
 
     def refused() -> str:
-        result = cluster.kubectl(
-            "apply", "-f", "-", kubeconfig=team.kubeconfig, stdin=json.dumps(decoy), check=False
-        )
-        return result.stderr if result.returncode != 0 else ""
+        ok, err = team.apply(cluster, decoy)
+        return "" if ok else err
 
     err = cluster.wait_for(refused, timeout=15, what="admission to see the first AIService")
     assert (
@@ -399,20 +403,12 @@ def test_nobody_governs_a_workload_they_could_not_scale_themselves(
         "deputy",
         [{"apiGroups": ["airlock.dev"], "resources": ["aiservices"], "verbs": ["*"]}],
     )
-    result = cluster.kubectl(
-        "apply",
-        "-f",
-        "-",
-        kubeconfig=deputy.kubeconfig,
-        stdin=json.dumps(aiservice("proxy-grab", namespace, workload="platform-proxy", pilot=0)),
-        check=False,
-    )
-    assert result.returncode != 0
+    ok, err = deputy.apply(cluster, aiservice("proxy-grab", namespace, workload="platform-proxy", pilot=0))
+    assert not ok
     assert (
-        f"{deputy.user} may not make AIService {namespace}/proxy-grab govern Deployment platform-proxy"
-        in result.stderr
-    ), result.stderr
-    assert "verb update on deployments/scale in apps" in result.stderr, result.stderr
+        f"{deputy.user} may not make AIService {namespace}/proxy-grab govern Deployment platform-proxy" in err
+    ), err
+    assert "verb update on deployments/scale in apps" in err, err
     assert cluster.get("deployment", "platform-proxy", namespace)["spec"]["replicas"] == 3
 
 
@@ -505,3 +501,61 @@ def test_a_pod_template_declaring_unsigned_versions_holds_a_promoted_service(
     assert st["allowedReplicas"] == 3 and st["stage"] == "Production"
     labels = cluster.get("deployment", SERVICE, namespace)["metadata"]["labels"]
     assert labels["airlock.dev/prompt-version"] == "v15"
+
+
+# ---- the roles a team really gets ---------------------------------------------------------------
+
+
+def test_the_built_in_edit_role_gives_a_team_airlock_kinds_and_nothing_that_lifts_its_cap(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """A team bound to the built-in `edit` (filled by the aggregation controller from the shipped
+    airlock-edit): it writes AIServices and packets, and still cannot delete, re-point or forge status."""
+    cluster.kubectl("apply", "-f", str(ROOT / "manifests" / "rbac" / "service-team.yaml"))
+    kubeconfig = cluster.token_kubeconfig(namespace, "dev", tmp_path / "dev.kubeconfig")
+    user = f"system:serviceaccount:{namespace}:dev"
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        "dev-edit",
+        "-n",
+        namespace,
+        "--clusterrole=edit",
+        f"--serviceaccount={namespace}:dev",
+    )
+    cluster.wait_for(
+        lambda: cluster.service_account_may(
+            user, namespace, verb="create", group="airlock.dev", resource="aiservices"
+        ),
+        timeout=30,
+        what="edit to carry the aggregated airlock-edit rules",
+    )
+    dev = Identity(user, kubeconfig)
+    cluster.apply(deployment(SERVICE, namespace, 1))
+    created = cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        kubeconfig=kubeconfig,
+        stdin=json.dumps(aiservice(SERVICE, namespace)),
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    ok, err = dev.run(
+        cluster,
+        namespace,
+        "patch",
+        "ais",
+        SERVICE,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"allowedReplicas":-1}}',
+    )
+    assert not ok and "forbidden" in err, err
+    ok, err = dev.run(cluster, namespace, "delete", "ais", SERVICE, "--wait=false")
+    assert not ok and "may not delete" in err, err
+    assert not cluster.service_account_may(
+        user, namespace, verb="govern", group="governance.airlock.dev", resource="aiservices"
+    )
+    assert "may run at most 1 replicas" in scale_refused(cluster, dev, namespace, 5)

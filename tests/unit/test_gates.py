@@ -334,14 +334,14 @@ def test_many_failed_cases_are_summarised_within_the_message_limit(
     make_packet: PacketFactory, service: AIServiceSpec
 ) -> None:
     cases = [
-        {"name": f"case {i} " + "x" * 400, "category": "prompt-injection", "result": "fail"}
-        for i in range(300)
+        {"name": f"case {i} " + "x" * 110, "category": "prompt-injection", "result": "fail"}
+        for i in range(89)
     ]
     packet = make_packet({"evals.cases": [*cases, *make_packet().to_api()["evals"]["cases"]]})
     result = assert_gate(
         GateName.EVALS, evaluate_gates(service, packet, BUILTIN_POLICY, NOW), Reason.PASS_RATE_TOO_LOW, []
     )
-    assert "and 298 more failed; 11/311 passed, 311/311 required" in result.message
+    assert "and 86 more failed; 11/100 passed, 100/100 required" in result.message
     assert result.message.endswith("fix the failures, re-run the evals and update spec.evals.")
 
 
@@ -851,9 +851,9 @@ def test_messages_stay_within_the_limit_with_huge_input(
 ) -> None:
     tools = [
         {"name": f"tool-{i:03d}-" + "t" * 240, "access": "write", "sensitive": ["money-movement"]}
-        for i in range(256)
+        for i in range(32)
     ]
-    sources = [{"name": f"source-{i:03d}-" + "s" * 240} for i in range(256)]
+    sources = [{"name": f"source-{i:03d}-" + "s" * 240} for i in range(32)]
     report = evaluate_gates(
         service, make_packet({"tools": tools, "data.sources": sources}), BUILTIN_POLICY, NOW
     )
@@ -862,7 +862,7 @@ def test_messages_stay_within_the_limit_with_huge_input(
         assert len(result.message) <= 1024
     assert report.result(GateName.TOOL_PERMISSIONS).reason == Reason.EXCESSIVE_AGENCY
     message = report.result(GateName.TOOL_PERMISSIONS).message
-    assert "and 254 more" in message
+    assert "and 30 more" in message
     assert message.endswith("reduce their access.")
 
 

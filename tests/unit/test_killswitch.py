@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from airlock.logic.killswitch import leftover_annotations, parse_kill_switch
+from airlock.logic.killswitch import leftover_annotations, parse_kill_switch, release_identity
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,45 @@ def test_who_engaged_it_is_read_from_its_annotation() -> None:
 )
 def test_leftover_annotations(annotations: dict[str, str] | None, patch: dict[str, None]) -> None:
     assert leftover_annotations(annotations) == patch
+
+
+@pytest.mark.parametrize(
+    ("annotations", "engaged_by", "released_by"),
+    [
+        pytest.param(
+            {"airlock.dev/kill-switch": "false", "airlock.dev/kill-switch-by": "lead@example.com"},
+            "oncall@example.com",
+            "lead@example.com",
+            id="a release that set its own name is released by that name",
+        ),
+        pytest.param(
+            {"airlock.dev/kill-switch-by": "oncall@example.com"},
+            "oncall@example.com",
+            None,
+            id="removing the switch and leaving the engager's name names nobody",
+        ),
+        pytest.param(
+            {"airlock.dev/kill-switch": "false", "airlock.dev/kill-switch-by": "oncall@example.com"},
+            "oncall@example.com",
+            None,
+            id="an unchanged name is not verified by admission, so it names nobody",
+        ),
+        pytest.param({}, "oncall@example.com", None, id="a plain removal of every annotation names nobody"),
+        pytest.param(
+            {"airlock.dev/kill-switch": "false", "airlock.dev/kill-switch-by": "lead@example.com"},
+            None,
+            "lead@example.com",
+            id="a name set by the release counts when nobody was named at the engagement",
+        ),
+        pytest.param(
+            {"airlock.dev/kill-switch": "true", "airlock.dev/kill-switch-by": "lead@example.com"},
+            "oncall@example.com",
+            None,
+            id="a switch still engaged was not released by anyone",
+        ),
+    ],
+)
+def test_release_identity(
+    annotations: dict[str, str], engaged_by: str | None, released_by: str | None
+) -> None:
+    assert release_identity(annotations, engaged_by) == released_by

@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from airlock.logic.reconcile import Plan, ServiceView, Workload, plan_deletion, plan_service
+from airlock.logic.reconcile import (
+    Plan,
+    ServiceView,
+    Workload,
+    plan_deletion,
+    plan_invalid_service,
+    plan_service,
+)
 from airlock.models.packet import ReadinessPacketSpec
 from airlock.models.policy import ReadinessPolicySpec, RegressionAction
 from airlock.models.service import AIServiceSpec, AIServiceStatus, Stage
@@ -238,3 +245,74 @@ def test_plan_deletion(
     if p.event is not None:
         assert p.event.reason == "KillSwitchEndedByDeletion" and "Deployment bot" in p.event.message
     assert (p.metadata == {"labels": {"airlock.dev/stage": None}}) is unlabel
+
+
+def test_who_released_the_switch_is_kept_in_status_and_named_in_the_event() -> None:
+    killed = plan(plan(None, 1).status, 1, annotations=RECORDED_KILL)
+    released = plan(
+        killed.status,
+        0,
+        annotations={"airlock.dev/kill-switch": "false", "airlock.dev/kill-switch-by": "lead@example.com"},
+    )
+    assert released.status.kill_switch is not None
+    assert released.status.kill_switch.released_by == "lead@example.com"
+    assert released.status_first is not None and released.status_first.kill_switch is not None
+    assert released.status_first.kill_switch.released_by == "lead@example.com"
+    assert any("released by lead@example.com" in e.message for e in released.events)
+    # The operator removes airlock.dev/kill-switch-by afterwards; the record stays.
+    later = plan(released.status, 1, annotations={"airlock.dev/kill-switch": "false"})
+    assert later.status.kill_switch is not None and later.status.kill_switch.released_by == "lead@example.com"
+    assert later.events == ()
+
+
+def test_a_release_that_names_nobody_is_recorded_as_an_unnamed_identity() -> None:
+    killed = plan(plan(None, 1).status, 1, annotations=RECORDED_KILL)
+    left = {k: v for k, v in RECORDED_KILL.items() if k != "airlock.dev/kill-switch"}
+    released = plan(killed.status, 0, annotations=left)
+    assert released.status.kill_switch is not None and released.status.kill_switch.released_by is None
+    assert any("released by an unnamed identity" in e.message for e in released.events)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "replicas", "previous", "scale_to", "stage", "event_reasons"),
+    [
+        pytest.param(
+            KILL,
+            3,
+            None,
+            0,
+            Stage.KILLED,
+            ["KillSwitchEngaged", "InvalidSpec"],
+            id="engaged: scaled to zero first",
+        ),
+        pytest.param(
+            KILL, 0, None, None, Stage.KILLED, ["KillSwitchEngaged", "InvalidSpec"], id="already at zero"
+        ),
+        pytest.param(
+            {}, 3, 2, None, None, ["InvalidSpec"], id="not engaged: the last cap stays, nothing scaled"
+        ),
+    ],
+)
+def test_an_unreadable_spec_still_honours_the_kill_switch(
+    annotations: dict[str, str],
+    replicas: int,
+    previous: int | None,
+    scale_to: int | None,
+    stage: Stage | None,
+    event_reasons: list[str],
+) -> None:
+    before = AIServiceStatus(allowed_replicas=previous) if previous is not None else None
+    p = plan_invalid_service(
+        view(before, annotations), Workload(replicas=replicas), "spec.pilotReplicas: >= 0", NOW
+    )
+    assert p.scale_to == scale_to
+    assert p.status.stage == stage
+    assert p.status.allowed_replicas == (0 if stage is Stage.KILLED else previous)
+    assert reasons(p) == event_reasons
+    ready = next(c for c in p.status.conditions if c.type == "Ready")
+    assert ready.reason == "InvalidSpec" and "spec.pilotReplicas" in ready.message
+    # A second pass over its own status announces nothing again.
+    again = plan_invalid_service(
+        view(p.status, annotations), Workload(replicas=0), "spec.pilotReplicas: >= 0", NOW
+    )
+    assert reasons(again) == [] and again.status_first is None

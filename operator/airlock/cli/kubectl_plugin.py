@@ -25,7 +25,7 @@ from airlock.cli.plugin_render import (
     use_colour,
 )
 from airlock.k8s.plugin_client import EXIT_USAGE, Api, ConflictError, PluginError, Workload
-from airlock.logic.killswitch import ENGAGED_VALUE, recorded_replicas
+from airlock.logic.killswitch import ENGAGED_VALUE, RELEASED_VALUE, recorded_replicas
 from airlock.logic.killswitch import rfc3339 as rfc3339_of
 from airlock.models.service import (
     KILL_SWITCH_ANNOTATION,
@@ -117,7 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse unless the packet's content still has this digest (the one you reviewed)",
     )
 
-    for command in (status, explain, kill, restore, approve):
+    report = sub.add_parser(
+        "report", help="the readiness record of a service, in Markdown or as one HTML page, for auditors"
+    )
+    report.add_argument("name", metavar="NAME", help="the AIService")
+    report.add_argument(
+        "--format",
+        "-f",
+        choices=["markdown", "html"],
+        default=None,
+        help="default: from -o's suffix, else markdown",
+    )
+    report.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+
+    for command in (status, explain, kill, restore, approve, report):
         _common(command, suppress=True)
     return parser
 
@@ -323,6 +336,18 @@ def kill_annotations(
     }
 
 
+def release_annotations(present: Sequence[str], user: str | None) -> dict[str, str | None]:
+    """The merge patch that releases the switch: "false" with the releaser's own name in
+    airlock.dev/kill-switch-by (admission refuses any other name, so the operator records it as who
+    released it), and every other kill-switch annotation removed, so a later kill is not reported with
+    this one's reason. Without a name to give, the annotations just go."""
+    patch: dict[str, str | None] = dict.fromkeys(present)
+    if user:
+        patch[KILL_SWITCH_ANNOTATION] = RELEASED_VALUE
+        patch[KILL_SWITCH_BY_ANNOTATION] = user
+    return patch
+
+
 def restore_target(recorded: int, service: ServiceInfo) -> int:
     """The replicas to bring back: what was recorded, within the cap admission applies once released."""
     if service.evaluated and service.allowed is not None:
@@ -331,7 +356,7 @@ def restore_target(recorded: int, service: ServiceInfo) -> int:
 
 
 def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
-    """Removes the kill-switch annotations and waits until the operator has brought the replicas back."""
+    """Releases the kill switch in your name and waits until the operator has brought the replicas back."""
     raw = api.get_service(namespace, args.name)
     before = ServiceInfo.from_api(raw)
     metadata = raw.get("metadata")
@@ -339,17 +364,19 @@ def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     if not isinstance(annotations, dict):
         annotations = {}
     present = sorted(set(KILL_SWITCH_ANNOTATIONS) & annotations.keys())
+    if not before.kill_requested:
+        # Already released: "false" and who released it stay; only what the kill left behind goes.
+        present = [k for k in present if k not in (KILL_SWITCH_ANNOTATION, KILL_SWITCH_BY_ANNOTATION)]
     if not present and not before.restore_pending:
         print(f"{before.key}: the kill switch is not engaged; nothing to restore.")
         return EXIT_OK
     raw_before = annotations.get(KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION)
     recorded = recorded_replicas(raw_before) if isinstance(raw_before, str) else None
     if present:
-        # Every kill-switch annotation goes, so a later kill is not reported with this one's reason.
         api.patch_service_annotations(
             namespace,
             args.name,
-            dict.fromkeys(present),
+            release_annotations(present, _username(api) if before.kill_requested else None),
             doing=f"release the kill switch of AIService {before.key}",
         )
     deployment = f"Deployment {before.workload}"
@@ -504,12 +531,43 @@ def with_approval(
     return body, local
 
 
+def report_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
+    """The readiness record: gates with evidence and expiry, approvals, kill switch, transitions."""
+    from pathlib import Path
+
+    from airlock.cli.report_render import build_report, load_crosswalk, render_html, render_markdown
+    from airlock.models.policy import ReadinessPolicySpec
+
+    service = api.get_service(namespace, args.name)
+    status = service.get("status")
+    packet_name = status.get("packet") if isinstance(status, dict) else None
+    packet = api.get_packet(namespace, str(packet_name)) if packet_name else None
+    events = api.list_events(namespace, "AIService", args.name)
+    if events is None:
+        print(f"warning: you may not list Events in {namespace}; the report has no history.", file=sys.stderr)
+        events = []
+    if packet_name:
+        events += api.list_events(namespace, "ReadinessPacket", str(packet_name)) or []
+    policy_object = api.get_policy()
+    policy = ReadinessPolicySpec.model_validate((policy_object or {}).get("spec") or {})
+    record = build_report(service, packet, events, policy, datetime.now(UTC), load_crosswalk())
+    fmt = args.format or ("html" if args.output and args.output.endswith((".html", ".htm")) else "markdown")
+    text = render_html(record) if fmt == "html" else render_markdown(record)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote the readiness record of {namespace}/{args.name} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Api, str, argparse.Namespace], int]] = {
     "status": status_command,
     "explain": explain_command,
     "kill": kill_command,
     "restore": restore_command,
     "approve": approve_command,
+    "report": report_command,
 }
 
 

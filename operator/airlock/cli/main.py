@@ -40,6 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     digest = sub.add_parser("digest", help="print a packet's content digest, for approvals made in Git")
     digest.add_argument("files", nargs="+", metavar="FILE", help="YAML files holding ReadinessPackets")
 
+    report = sub.add_parser(
+        "report",
+        help="the readiness record of one AI service from the cluster (as `kubectl airlock report`)",
+        add_help=False,
+    )
+    report.add_argument("args", nargs=argparse.REMAINDER, help="as `kubectl airlock report --help`")
+
+    from airlock.cli.evals import add_parser as add_evals
+
+    add_evals(sub)
     examples = sub.add_parser("examples", help="work with the shipped examples")
     examples_sub = examples.add_subparsers(dest="examples_command", required=True, metavar="COMMAND")
     redate = examples_sub.add_parser(
@@ -52,7 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["report"]:
+        # The same command as `kubectl airlock report`, flags in any order.
+        from airlock.cli import kubectl_plugin
+
+        return kubectl_plugin.main(given)
+    args = build_parser().parse_args(given)
     if args.command == "run":
         from airlock.cli.run import run_main
 
@@ -61,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from airlock.cli.validate import validate_main
 
         return validate_main(args)
+    if args.command == "evals":
+        from airlock.cli.evals import evals_main
+
+        return evals_main(args)
     if args.command == "examples":
         from airlock.cli.redate import redate_main
 

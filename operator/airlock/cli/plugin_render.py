@@ -159,6 +159,8 @@ class KillInfo:
     reason: str | None
     since: str | None
     replicas_before: int | None
+    engaged_by: str | None = None
+    released_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class ServiceInfo:
                 reason=_str(kill_raw.get("reason")),
                 since=_str(kill_raw.get("since")),
                 replicas_before=_int(kill_raw.get("replicasBefore")),
+                engaged_by=_str(kill_raw.get("engagedBy")),
+                released_by=_str(kill_raw.get("releasedBy")),
             )
         gates = tuple(
             GateInfo(
@@ -289,7 +293,7 @@ class ServiceInfo:
 
 # --- status ---------------------------------------------------------------------------------------------
 
-STATUS_HEADERS = ("NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BLOCKING")
+STATUS_HEADERS = ("NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BY", "BLOCKING")
 
 
 def allowed_text(allowed: int | None) -> str:
@@ -305,6 +309,14 @@ def kill_switch_cell(service: ServiceInfo) -> Cell:
     if service.restore_pending:
         return Cell("off (pending)", YELLOW)
     return Cell("off")
+
+
+def kill_switch_by(service: ServiceInfo) -> str:
+    """Who engaged an engaged switch: the annotation (admission checks it against the requester), else
+    what the operator recorded; "-" when the switch is off or nobody was named."""
+    if not service.kill_requested:
+        return "-"
+    return service.kill_request_by or (service.kill.engaged_by if service.kill else None) or "-"
 
 
 def status_row(service: ServiceInfo, workload: Workload | None, *, all_namespaces: bool) -> list[Cell]:
@@ -328,6 +340,7 @@ def status_row(service: ServiceInfo, workload: Workload | None, *, all_namespace
         Cell(allowed_text(service.allowed)),
         Cell("-" if replicas is None else str(replicas)),
         kill_switch_cell(service),
+        Cell(kill_switch_by(service)),
         Cell(blocking),
     ]
     return [Cell(service.namespace), *row] if all_namespaces else row
@@ -405,8 +418,14 @@ def kill_switch_text(service: ServiceInfo) -> str:
     if service.restore_pending:
         before = kill.replicas_before if kill is not None else None
         what = plural(before, "replica") if before is not None else "the replicas"
-        return f"released; the operator has not yet brought back {what}"
+        return f"released{_released_by(kill)}; the operator has not yet brought back {what}"
+    if kill is not None and kill.released_by:
+        return f"not engaged (last released by {kill.released_by})"
     return "not engaged"
+
+
+def _released_by(kill: KillInfo | None) -> str:
+    return f" by {kill.released_by}" if kill is not None and kill.released_by else ""
 
 
 def next_step(service: ServiceInfo, deployment: Workload | None = None) -> str:

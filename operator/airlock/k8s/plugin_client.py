@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from airlock.models.base import GROUP, VERSION
 from airlock.models.packet import PLURAL as PACKET_PLURAL
+from airlock.models.policy import DEFAULT_POLICY_NAME
+from airlock.models.policy import PLURAL as POLICY_PLURAL
 from airlock.models.service import PLURAL as SERVICE_PLURAL
 
 JsonObject = dict[str, object]
@@ -119,6 +121,7 @@ class Api:
         self._custom = client.CustomObjectsApi(self._client)
         self._apps = client.AppsV1Api(self._client)
         self._authn = client.AuthenticationV1Api(self._client)
+        self._core = client.CoreV1Api(self._client)
 
     def close(self) -> None:
         self._client.close()
@@ -303,6 +306,47 @@ class Api:
                 raise
         items = _items(_json(resp))
         return {_meta(i, "name"): _replicas(i) for i in items}
+
+    # --- the record: events and the policy ---------------------------------------------------------------
+
+    def list_events(self, namespace: str, kind: str, name: str) -> list[JsonObject] | None:
+        """The core/v1 Events about one object, or None when RBAC does not allow listing Events."""
+        from kubernetes.client.exceptions import ApiException
+
+        selector = f"involvedObject.kind={kind},involvedObject.name={name}"
+        with self._calls(f"list the Events of {kind} {namespace}/{name}"):
+            try:
+                resp = self._core.list_namespaced_event(
+                    namespace,
+                    field_selector=selector,
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            except ApiException as exc:
+                if exc.status == 403:
+                    return None
+                raise
+        return _items(_json(resp))
+
+    def get_policy(self) -> JsonObject | None:
+        """The ReadinessPolicy `default`, or None when there is none or it may not be read."""
+        from kubernetes.client.exceptions import ApiException
+
+        with self._calls("read ReadinessPolicy default"):
+            try:
+                resp = self._custom.get_cluster_custom_object(
+                    GROUP,
+                    VERSION,
+                    POLICY_PLURAL,
+                    DEFAULT_POLICY_NAME,
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            except ApiException as exc:
+                if exc.status in (403, 404):
+                    return None
+                raise
+        return _json(resp)
 
     # --- identity -----------------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class ConditionReason(StrEnum):
     ENGAGED = "Engaged"  # KillSwitchEngaged True
     RECOGNIZED = "Recognized"  # AnnotationsRecognized True
     NEAR_MISS = "NearMiss"  # AnnotationsRecognized False: an unknown airlock.dev/ key or kill-switch value
+    INVALID_SPEC = "InvalidSpec"  # Ready False: the stored spec does not parse (stored before an upgrade)
 
 
 def trim(message: str, limit: int = MAX_MESSAGE) -> str:

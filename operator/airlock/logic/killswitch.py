@@ -58,6 +58,23 @@ def parse_kill_switch(annotations: Mapping[str, str] | None, now: dt.datetime | 
     )
 
 
+def release_identity(annotations: Mapping[str, str] | None, engaged_by: str | None) -> str | None:
+    """Who released the switch, as far as the API server verified it, or None for an unnamed identity.
+
+    The airlock.dev/kill-switch-by present after the release names the releaser only when it differs
+    from who engaged it: admission refuses a changed value that is not the requester's own name, but
+    lets any request keep the value already there. So a release that removed it, or left the engager's
+    name in place (a plain `kubectl annotate ... airlock.dev/kill-switch-`), names nobody.
+    """
+    annotations = annotations or {}
+    if parse_kill_switch(annotations).engaged:
+        return None
+    by = (annotations.get(KILL_SWITCH_BY_ANNOTATION) or "").strip()[:256]
+    if not by or by == (engaged_by or ""):
+        return None
+    return by
+
+
 def recorded_replicas(raw: str | None) -> int | None:
     """A replica count written in an annotation, or None when it is absent or not a sensible count."""
     if raw is None:

@@ -15,7 +15,7 @@ from airlock.logic import cap as caps
 from airlock.logic.annotations import near_misses
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
 from airlock.logic.gates import GateReport, evaluate_gates
-from airlock.logic.killswitch import leftover_annotations, parse_kill_switch
+from airlock.logic.killswitch import leftover_annotations, parse_kill_switch, release_identity
 from airlock.logic.labels import (
     SERVICE_LABEL,
     STAGE_LABEL,
@@ -33,6 +33,16 @@ from airlock.models.policy import ReadinessPolicySpec, RegressionAction
 from airlock.models.service import NO_CAP, AIServiceSpec, AIServiceStatus, KillSwitchStatus, Stage
 
 EventType = Literal["Normal", "Warning"]
+
+# Event reasons of gate transitions: one gate, or several in one Event (a version bump fails many).
+GATE_PASSED, GATES_PASSED = "GatePassed", "GatesPassed"
+GATE_FAILED, GATES_FAILED = "GateFailed", "GatesFailed"
+GATE_TRANSITION_REASONS = {
+    GATE_PASSED: "passed",
+    GATES_PASSED: "passed",
+    GATE_FAILED: "failed",
+    GATES_FAILED: "failed",
+}
 
 # status.blocking feeds a kubectl column and the admission message: keep it short; blockingGates has all.
 BLOCKING_COLUMN = 60
@@ -69,6 +79,8 @@ class Event:
     type: EventType
     reason: str
     message: str
+    # How many transitions the one Event stands for (a version bump fails many gates in one Event).
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -187,6 +199,9 @@ def plan_service(
             scale_to = 0
     else:
         before = prev_kill.replicas_before
+        released_by = prev_kill.released_by
+        if prev_kill.engaged:
+            released_by = release_identity(service.annotations, prev_kill.engaged_by)
         if prev_kill.engaged or (before is not None and not prev_kill.engaged):
             # Released now, or released earlier and the restore did not finish (a restart in between).
             target = before if before is not None else 0
@@ -200,12 +215,13 @@ def plan_service(
                     Event(
                         "Normal",
                         "KillSwitchReleased",
-                        f"Kill switch released; Deployment {workload_name} restored to {target} replicas "
+                        f"Kill switch released by {released_by or 'an unnamed identity'}; Deployment "
+                        f"{workload_name} restored to {target} replicas "
                         f"(had {before if before is not None else 'unknown'}, cap "
                         f"{'none' if unkilled_cap == NO_CAP else unkilled_cap}).",
                     )
                 )
-        kill_status = KillSwitchStatus(engaged=False)
+        kill_status = KillSwitchStatus(engaged=False, released_by=released_by)
 
     # --- backstop: anything that got past admission comes down to the cap -------------------------
     if not kill.engaged and scale_to is None and current is not None:
@@ -265,7 +281,11 @@ def plan_service(
         status_first = status
     elif restore_pending:
         status_first = status.model_copy(
-            update={"kill_switch": prev_kill.model_copy(update={"engaged": False})}
+            update={
+                "kill_switch": prev_kill.model_copy(
+                    update={"engaged": False, "released_by": kill_status.released_by}
+                )
+            }
         )
 
     events.extend(_transition_events(prev, status, report, workload_name, choice.message))
@@ -459,19 +479,19 @@ def _transition_events(
         g for g in report.results if not first and (g.name not in before or before[g.name].passed != g.passed)
     ]
     # One event per direction: a version bump fails eleven gates at once, and that is one thing to read.
-    directions: tuple[tuple[bool, EventType, str, str], ...] = (
-        (True, "Normal", "GatePassed", "passes"),
-        (False, "Warning", "GateFailed", "fails"),
+    directions: tuple[tuple[bool, EventType, str, str, str], ...] = (
+        (True, "Normal", GATE_PASSED, GATES_PASSED, "passes"),
+        (False, "Warning", GATE_FAILED, GATES_FAILED, "fails"),
     )
-    for passed, kind, reason, verb in directions:
+    for passed, kind, one, many, verb in directions:
         gates = [g for g in changed if g.passed is passed]
         if len(gates) == 1:
-            events.append(Event(kind, reason, f"Gate {gates[0].name} {verb}: {gates[0].message}"))
+            events.append(Event(kind, one, f"Gate {gates[0].name} {verb}: {gates[0].message}"))
         elif gates:
             names = ", ".join(g.name for g in gates)
             detail = gates[0].message if len({g.message for g in gates}) == 1 else "see status.gates for each"
             plural = "pass" if passed else "fail"
-            events.append(Event(kind, reason.replace("Gate", "Gates"), f"Gates {names} {plural}: {detail}"))
+            events.append(Event(kind, many, f"Gates {names} {plural}: {detail}", count=len(gates)))
     if prev.allowed_replicas is not None and prev.allowed_replicas != new.allowed_replicas:
         new_cap = "no cap" if new.allowed_replicas == NO_CAP else str(new.allowed_replicas)
         old_cap = "no cap" if prev.allowed_replicas == NO_CAP else str(prev.allowed_replicas)
@@ -518,3 +538,91 @@ def plan_deletion(
             "to cap it again.",
         )
     return DeletionPlan(metadata=meta, event=event)
+
+
+def plan_invalid_service(
+    service: ServiceView,
+    workload: Workload | None,
+    problem: str,
+    now: datetime,
+) -> Plan:
+    """Suspend first: an AIService whose stored spec the operator cannot read (stored before an upgrade)
+    still has its kill switch honoured, and says what to fix. `service.spec` carries only the workload
+    name. Nothing else changes: the last cap stays in the status admission reads, and no restore runs
+    until the spec is readable again.
+    """
+    prev = service.status or AIServiceStatus()
+    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
+    kill = parse_kill_switch(service.annotations, now)
+    workload_name = service.spec.workload.name
+    current = workload.replicas if workload is not None else None
+    events: list[Event] = []
+    scale_to: int | None = None
+    status_first_needed = False
+    kill_status, allowed, stage = prev_kill, prev.allowed_replicas, prev.stage
+    if kill.engaged:
+        allowed, stage = 0, Stage.KILLED
+        if not prev_kill.engaged:
+            before = kill.replicas_before if kill.replicas_before is not None else current
+            kill_status = KillSwitchStatus(
+                engaged=True,
+                reason=kill.reason,
+                engaged_by=kill.by,
+                since=kill.since or now,
+                replicas_before=before,
+            )
+            status_first_needed = True
+            events.append(
+                Event(
+                    "Warning",
+                    "KillSwitchEngaged",
+                    f"Kill switch engaged{f' by {kill.by}' if kill.by else ''} "
+                    f"({kill.reason or 'no reason given'}); Deployment {workload_name} scaled from "
+                    f"{before if before is not None else 'unknown'} to 0 replicas.",
+                )
+            )
+        if current:
+            scale_to = 0
+    held = " The kill switch holds it at 0." if kill.engaged else " The last cap stays in force."
+    message = (
+        f"The spec cannot be read: {problem}. Fix those fields (kubectl edit aiservice {service.name} -n "
+        f"{service.namespace}); until then gates are not evaluated and nothing is restored.{held}"
+    )
+    conds = set_condition(
+        list(prev.conditions),
+        type_=ConditionType.KILL_SWITCH_ENGAGED,
+        status=kill.engaged,
+        reason=ConditionReason.ENGAGED if kill.engaged else ConditionReason.NOT_ENGAGED,
+        message=f"Kill switch engaged: {kill.reason or 'no reason given'}."
+        if kill.engaged
+        else "Kill switch not engaged.",
+        generation=service.generation,
+        now=now,
+    )
+    conds = set_condition(
+        conds,
+        type_=ConditionType.READY,
+        status=False,
+        reason=ConditionReason.INVALID_SPEC,
+        message=message,
+        generation=service.generation,
+        now=now,
+    )
+    previous_ready = find(prev.conditions, ConditionType.READY)
+    if previous_ready is None or previous_ready.reason != ConditionReason.INVALID_SPEC:
+        events.append(Event("Warning", "InvalidSpec", message))
+    status = prev.model_copy(
+        update={
+            "stage": stage,
+            "allowed_replicas": allowed,
+            "kill_switch": kill_status,
+            "conditions": conds,
+            "observed_generation": service.generation,
+        }
+    )
+    return Plan(
+        status=status,
+        status_first=status if status_first_needed else None,
+        scale_to=scale_to,
+        events=tuple(events),
+    )

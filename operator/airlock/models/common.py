@@ -15,7 +15,7 @@ Name = Annotated[
     StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
 ]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Text = Annotated[str, StringConstraints(max_length=4096)]
+Text = Annotated[str, StringConstraints(max_length=2048)]
 VersionString = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 MAX_REPLICAS = 100_000
@@ -66,7 +66,7 @@ class GateResult(ApiModel):
 class Condition(ApiModel):
     """A status condition in the metav1.Condition shape, so kubectl wait understands it."""
 
-    type: Annotated[str, StringConstraints(min_length=1, max_length=316)] = Field(
+    type: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="Condition type."
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
@@ -74,9 +74,10 @@ class Condition(ApiModel):
         default=None, ge=0, description="The .metadata.generation the condition was set for."
     )
     last_transition_time: AwareDatetime = Field(description="When the status last changed.")
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
         description="PascalCase reason for the last transition."
     )
-    message: Annotated[str, StringConstraints(max_length=32768)] = Field(
+    # Airlock writes its own conditions and keeps their messages to 1024 characters (logic/conditions).
+    message: Annotated[str, StringConstraints(max_length=1024)] = Field(
         default="", description="A sentence a person can act on."
     )

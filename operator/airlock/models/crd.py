@@ -103,7 +103,37 @@ RESOURCES = [
                 "description": "Most replicas allowed now; -1 means no cap.",
             },
             {"name": "Replicas", "type": "integer", "jsonPath": ".status.replicas"},
-            {"name": "Kill-Switch", "type": "boolean", "jsonPath": ".status.killSwitch.engaged"},
+            # From the annotations on-call writes, not the status, so these are true the moment the
+            # switch is set, operator up or down. A printer column cannot say "engaged unless exactly
+            # false", so it shows the raw value: anything but false (or <none>) is engaged.
+            {
+                "name": "Kill-Switch",
+                "type": "string",
+                "jsonPath": ".metadata.annotations.airlock\\.dev/kill-switch",
+                "description": "The airlock.dev/kill-switch annotation: engaged unless it is false or "
+                "absent, whatever STAGE says.",
+            },
+            {
+                "name": "By",
+                "type": "string",
+                "jsonPath": ".metadata.annotations.airlock\\.dev/kill-switch-by",
+                "description": "Who set the kill switch (airlock.dev/kill-switch-by, which admission "
+                "checks against the requesting user).",
+            },
+            # Behind metadata.generation, the status was computed for an older spec.
+            {"name": "Generation", "type": "integer", "jsonPath": ".metadata.generation"},
+            {
+                "name": "Observed",
+                "type": "integer",
+                "jsonPath": ".status.observedGeneration",
+                "description": "The generation the status was computed for; below Generation, it is stale.",
+            },
+            {
+                "name": "Reason",
+                "type": "string",
+                "jsonPath": ".metadata.annotations.airlock\\.dev/kill-switch-reason",
+                "priority": 1,
+            },
             {"name": "Workload", "type": "string", "jsonPath": ".spec.workload.name", "priority": 1},
             {"name": "Packet", "type": "string", "jsonPath": ".status.packet", "priority": 1},
             {"name": "Model", "type": "string", "jsonPath": ".spec.versions.model", "priority": 1},

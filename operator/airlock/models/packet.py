@@ -25,8 +25,15 @@ from airlock.models.common import (
 KIND = "ReadinessPacket"
 PLURAL = "readinesspackets"
 
-MAX_ITEMS = 256
-Item = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+MAX_ITEMS = 32
+MAX_EVAL_CASES = 100
+# An eval case's name, and its expected behaviour or note: the tool's results file has the rest.
+MAX_CASE_NAME = 120
+MAX_CASE_TEXT = 240
+Item = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+CaseText = Annotated[str, StringConstraints(max_length=MAX_CASE_TEXT)]
+# One risk's evidence: a paragraph, with links to the rest.
+Paragraph = Annotated[str, StringConstraints(max_length=1024)]
 Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$", max_length=71)]
 
 
@@ -117,11 +124,34 @@ class DataRules(ApiModel):
 class EvalCase(ApiModel):
     """One eval case drawn from a real failure mode."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(description="The case.")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CASE_NAME)] = Field(
+        description="The case."
+    )
     category: EvalCategory = Field(description="The failure mode it probes.")
-    expected: Text | None = Field(default=None, description="The behaviour that counts as a pass.")
+    expected: CaseText | None = Field(default=None, description="The behaviour that counts as a pass.")
     result: EvalResult = Field(description="pass or fail, from the last run.")
-    note: Text | None = Field(default=None, description="Anything a reviewer should know.")
+    note: CaseText | None = Field(default=None, description="Anything a reviewer should know.")
+
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", max_length=64)]
+
+
+class EvalSource(ApiModel):
+    """The eval tool's run these results were imported from (`airlock evals import`), so a reviewer can
+    find the run and check that its results file is the one the cases were taken from."""
+
+    tool: ShortText = Field(description="The eval tool, for example inspect-ai or promptfoo.")
+    tool_version: ShortText | None = Field(
+        default=None, description="The tool's version that wrote the file."
+    )
+    file: ShortText | None = Field(default=None, description="The results file's name.")
+    sha256: Sha256 = Field(
+        description="The SHA-256 of the results file's bytes, in hex as `sha256sum` prints it."
+    )
+    run: ShortText | None = Field(
+        default=None,
+        description="The tool's identifier of the run (Inspect AI's eval id, promptfoo's evalId).",
+    )
 
 
 class Evals(ApiModel):
@@ -134,7 +164,10 @@ class Evals(ApiModel):
         default=None, description="When the evals were run (RFC 3339)."
     )
     cases: list[EvalCase] = Field(
-        default_factory=list, max_length=1024, description="The eval cases and results."
+        default_factory=list, max_length=MAX_EVAL_CASES, description="The eval cases and results."
+    )
+    source: EvalSource | None = Field(
+        default=None, description="The eval tool's run the cases were imported from, when they were."
     )
 
 
@@ -162,7 +195,7 @@ class Tool(ApiModel):
 
     name: ShortText = Field(description="The tool.")
     access: ToolAccess = Field(description="read or write.")
-    scope: Text | None = Field(default=None, description="What the tool can reach.")
+    scope: Item | None = Field(default=None, description="What the tool can reach.")
     approval: ToolApproval = Field(default=ToolApproval.NONE, description="none or human.")
     irreversible: bool = Field(default=False, description="Whether its effect cannot be undone.")
     sensitive: list[Sensitivity] = Field(
@@ -188,7 +221,7 @@ class Risk(ApiModel):
     }
 
     status: RiskStatus = Field(description="mitigated, accepted or notApplicable.")
-    evidence: Text | None = Field(
+    evidence: Paragraph | None = Field(
         default=None, description="How it is mitigated, or why it is accepted or not applicable."
     )
 
@@ -231,7 +264,7 @@ class Cost(ApiModel):
     tokens_per_request: int | None = Field(default=None, ge=0, description="Expected tokens a request.")
     cost_per_day: float | None = Field(default=None, ge=0, description="Estimated cost a day.")
     budget_per_day: float | None = Field(default=None, ge=0, description="Budget a day.")
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$", max_length=3)] | None = Field(
         default=None, description="ISO 4217 currency code, for example EUR."
     )
 
@@ -303,7 +336,7 @@ class ReadinessPacketSpec(ApiModel):
     )
     approvals: list[Approval] = Field(
         default_factory=list,
-        max_length=64,
+        max_length=16,
         description="Sign-offs, each bound to the packet digest (gate signoffs).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["role"]},
     )

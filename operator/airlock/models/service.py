@@ -130,6 +130,12 @@ class KillSwitchStatus(ApiModel):
         description="Who engaged it: airlock.dev/kill-switch-by, which admission checks against the "
         "requesting identity; absent when the switch was set without it.",
     )
+    released_by: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None,
+        description="Who released it last: the airlock.dev/kill-switch-by the release set (kubectl "
+        "airlock restore sets it to the releaser's own name, and admission refuses any other). Absent "
+        "when the release did not name anyone, such as a plain removal of the annotation.",
+    )
     since: AwareDatetime | None = Field(default=None, description="When the switch was engaged.")
     replicas_before: int | None = Field(
         default=None, ge=0, description="Replicas the Deployment had when the switch was engaged."

@@ -1,0 +1,89 @@
+"""Packets whose evals were imported from real Inspect AI and promptfoo runs, judged by the operator on the
+real API server: a failed case blocks the evals gate with its reason, a clean run lets the service go."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from airlock.logic.digest import packet_digest
+from airlock.models.packet import ReadinessPacketSpec
+from airlock_dev import samples
+from tests.cluster.helpers import deployment
+from tests.conftest import Cluster, OperatorProcess
+from tests.evaltools import PASSING, failing, results, write_map
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imported_packet(results_file: Path, namespace: str, workdir: Path) -> dict[str, Any]:
+    """The complete example packet, current, with its evals imported by `airlock evals import` and its
+    approvals signed again for the new content, as the owner and security would after reviewing it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = workdir / "packet.yaml"
+    current = samples.current_packet(samples.load("packet-complete.yaml"), dt.datetime.now(dt.UTC))
+    base.write_text(yaml.safe_dump(current, sort_keys=False))
+    category_map = write_map(workdir / "map.yaml")
+    argv = ["evals", "import", str(results_file), "--map", str(category_map), "--packet", str(base)]
+    out = subprocess.run(
+        [sys.executable, "-m", "airlock.cli.main", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    packet: dict[str, Any] = yaml.safe_load(out.stdout)
+    packet["metadata"]["namespace"] = namespace
+    digest = packet_digest(ReadinessPacketSpec.model_validate(packet["spec"]))
+    for approval in packet["spec"]["approvals"]:
+        approval["digest"] = digest
+    return packet
+
+
+def evals_gate(cluster: Cluster, namespace: str) -> dict[str, Any]:
+    st = cluster.get("aiservice", "support-assistant", namespace).get("status") or {}
+    return next((g for g in st.get("gates", []) if g["name"] == "evals"), {})
+
+
+@pytest.mark.parametrize("tool", ["inspect-ai", "promptfoo"])
+def test_an_imported_run_with_a_failed_case_blocks_and_a_clean_run_lets_the_service_go(
+    tool: str, cluster: Cluster, namespace: str, operator: OperatorProcess, tmp_path: Path
+) -> None:
+    service = samples.load("service.yaml")
+    service["metadata"]["namespace"] = namespace
+    cluster.apply(deployment("support-assistant", namespace, 1))
+    cluster.apply(service)
+
+    failed = imported_packet(results(tool, failing(PASSING, "ignore-previous")), namespace, tmp_path / "f")
+    cluster.apply(failed)
+    gate = cluster.wait_for(
+        lambda: (g := evals_gate(cluster, namespace)).get("reason") == "PassRateTooLow" and g,
+        what="the evals gate to fail on the imported run",
+    )
+    assert (
+        gate["passed"] is False and "ignore-previous" in gate["message"] and "5/6 passed" in gate["message"]
+    )
+    st = cluster.get("aiservice", "support-assistant", namespace)["status"]
+    assert st["blockingGates"] == ["evals"] and st["allowedReplicas"] == 1
+    denied = cluster.kubectl(
+        "scale", "deployment", "support-assistant", "-n", namespace, "--replicas=3", check=False
+    )
+    assert denied.returncode != 0 and "evals" in denied.stderr
+
+    cluster.apply(imported_packet(results(tool, PASSING), namespace, tmp_path / "p"))
+    cluster.kubectl(
+        "wait", "--for=condition=Ready", "ais/support-assistant", "-n", namespace, "--timeout=30s"
+    )
+    gate = evals_gate(cluster, namespace)
+    assert gate["passed"] is True and "6/6 eval cases passed" in gate["message"]
+    stored = cluster.get("rp", failed["metadata"]["name"], namespace)["spec"]["evals"]["source"]
+    assert stored["tool"] == tool and len(stored["sha256"]) == 64
+    cluster.kubectl("scale", "deployment", "support-assistant", "-n", namespace, "--replicas=3")
