@@ -504,16 +504,16 @@ def _many(count: int, by: str | None = None) -> list[dict[str, str]]:
 def test_a_cluster_admin_may_apply_a_packet_with_the_most_approvals_the_schema_allows(
     cluster: Cluster, namespace: str
 ) -> None:
-    cluster.apply(packet(namespace, approvals=_many(64)))
-    assert len(approvals_of(cluster, namespace)) == 64
+    cluster.apply(packet(namespace, approvals=_many(16)))
+    assert len(approvals_of(cluster, namespace)) == 16
 
 
 def test_a_trusted_gitops_identity_may_apply_the_most_approvals_the_schema_allows(
     cluster: Cluster, gitops: GitOps
 ) -> None:
-    admitted, stderr = _apply_from_git(cluster, gitops.trusted, gitops.namespace, _many(64))
+    admitted, stderr = _apply_from_git(cluster, gitops.trusted, gitops.namespace, _many(16))
     assert admitted, stderr
-    assert len(approvals_of(cluster, gitops.namespace)) == 64
+    assert len(approvals_of(cluster, gitops.namespace)) == 16
 
 
 def test_a_person_may_approve_eight_roles_in_one_request_but_not_nine(
