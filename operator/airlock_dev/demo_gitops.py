@@ -53,11 +53,12 @@ class GitOpsDemo:
     def say(self, text: str) -> None:
         print(f"   {text}", flush=True)
 
-    def commit(self, files: dict[str, list[dict[str, Any]]], message: str) -> str:
+    def commit(self, files: dict[str, list[dict[str, Any]]], message: str, refresh: bool = True) -> str:
         print(f"{DIM}$ git commit -m {message!r} && git push{RESET}", flush=True)
         sha = self.repo.commit({f"deploy/{k}": v for k, v in files.items()}, message)
-        kubectl(self.cluster, "-n", "argocd", "annotate", "application", APP, "--overwrite",
-                "argocd.argoproj.io/refresh=normal")  # fmt: skip
+        if refresh:  # the first commit comes before the Application exists
+            kubectl(self.cluster, "-n", "argocd", "annotate", "application", APP, "--overwrite",
+                    "argocd.argoproj.io/refresh=normal")  # fmt: skip
         return sha
 
     def app(self) -> dict[str, Any]:
@@ -96,6 +97,9 @@ class GitOpsDemo:
         for line in out.splitlines():
             if line.startswith(("Sync Status", "Health Status", "GROUP")) or SERVICE in line:
                 print(f"  {line}", flush=True)
+        health = self.health()
+        if health:
+            self.say(f"AIService health: {health.get('status')}: {health.get('message', '')}")
         replicas = json.loads(
             kubectl(self.cluster, "-n", NS, "get", "deployment", SERVICE, "-o", "json", check=False) or "{}"
         )
@@ -119,7 +123,7 @@ class GitOpsDemo:
         self.step("Onboarding: the Deployment and its packet first, then the AIService that governs it")
         first = self.files("packet-prompt-injection-failed.yaml", 1)
         aiservice = first.pop("aiservice.yaml")
-        sha = self.commit(first, "The support assistant's Deployment and packet")
+        sha = self.commit(first, "The support assistant's Deployment and packet", refresh=False)
         app = yaml.safe_load((REPO_ROOT / "manifests" / "argocd" / "application-example.yaml").read_text())
         app["spec"]["source"] = {"repoURL": self.repo.url, "targetRevision": "main", "path": "deploy"}
         kubectl(self.cluster, "apply", "-f", "-", stdin=yaml.safe_dump(app))
@@ -131,6 +135,7 @@ class GitOpsDemo:
         self.wait_health("Healthy")
         self.show()
         self.say(f"the pilot is Healthy and says why it is capped: {self.health()['message']}")
+        self.say("(no kubelet runs here, so no pods start and Argo CD keeps the Deployment Progressing)")
 
         self.step("A commit raises replicas to 5 while the packet is incomplete")
         sha = self.commit(self.files("packet-prompt-injection-failed.yaml", 5), "Scale to 5")
@@ -170,6 +175,14 @@ class GitOpsDemo:
             "--group", "airlock.dev", "--resource-name", SERVICE, "--namespace", NS,
         )  # fmt: skip
         self.wait_health("Healthy")
+        self.show()
+
+        self.step("A commit ships a new prompt version without its packet: the service is held, not grown")
+        files = self.files("packet-complete.yaml", 5)
+        files["aiservice.yaml"][0]["spec"]["versions"]["prompt"] = "v15"
+        sha = self.commit(files, "Prompt v15")
+        wait_for(lambda: self.app().get("status", {}).get("sync", {}).get("revision") == sha, 120, "the sync")
+        self.wait_health("Degraded")
         self.show()
 
 
