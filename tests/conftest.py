@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from airlock_dev.admission_probe import wait_until_enforced
-from airlock_dev.localcluster import LocalCluster, die_with_parent, find_binaries
-from tests.support import wait_for
+from airlock_dev.localcluster import LocalCluster, die_with_parent, find_binaries, free_port
+from tests.support import scrape, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CRDS = ROOT / "crds"
@@ -178,9 +178,29 @@ class OperatorProcess:
 
     proc: subprocess.Popen[str]
     log_path: Path
+    metrics_port: int
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def passes(self, kind: str, namespace: str, name: str) -> int | None:
+        """How many reconcile passes over the object this process has completed (None: it has none, or
+        it has forgotten a deleted object)."""
+        found = [
+            v
+            for labels, v in scrape(self.metrics_port).get("airlock_reconcile_passes_total", [])
+            if labels == {"kind": kind, "namespace": namespace, "name": name}
+        ]
+        return int(found[0]) if found else None
+
+    def wait_for_pass(self, kind: str, namespace: str, name: str, after: int = 0, timeout: float = 30) -> int:
+        """The positive barrier for "nothing more happened": waits until this process has completed a pass
+        over the object beyond `after` passes, and returns the count."""
+        return wait_for(
+            lambda: (self.passes(kind, namespace, name) or 0) > after and self.passes(kind, namespace, name),
+            timeout,
+            f"the operator to complete pass {after + 1} over {kind} {namespace}/{name}",
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         if self.proc.poll() is None:
@@ -204,7 +224,7 @@ def start_operator(
         **os.environ,
         "KUBECONFIG": str(kubeconfig or cluster.kubeconfig),
         "PYTHONPATH": str(ROOT / "operator"),
-        "AIRLOCK_METRICS_PORT": "0",
+        "AIRLOCK_METRICS_PORT": str(free_port()),
         "AIRLOCK_METRICS_ADDRESS": "127.0.0.1",
         **(extra_env or {}),
     }
@@ -218,7 +238,7 @@ def start_operator(
             cwd=ROOT,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl runs between fork and exec
         )
-    op = OperatorProcess(proc, log_path)
+    op = OperatorProcess(proc, log_path, int(env["AIRLOCK_METRICS_PORT"]))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -89,6 +89,13 @@ class Metrics:
         self.events = Counter(
             "airlock_events_total", "Kubernetes Events recorded, by reason.", ["reason"], registry=r
         )
+        self.passes = Counter(
+            "airlock_reconcile_passes",
+            "Reconcile passes completed, per object. It rises after every change the operator has looked "
+            "at, so it answers 'has the operator seen this object since I changed it?'",
+            ["kind", "namespace", "name"],
+            registry=r,
+        )
         self.reconcile_seconds = Histogram(
             "airlock_reconcile_duration_seconds",
             "Time of one reconcile pass.",
@@ -142,6 +149,15 @@ class Metrics:
         for stage in STAGES:
             with contextlib.suppress(KeyError):
                 self.stage.remove(namespace, name, stage)
+        with contextlib.suppress(KeyError):
+            self.passes.remove("AIService", namespace, name)
+
+    def count_pass(self, kind: str, namespace: str, name: str) -> None:
+        self.passes.labels(kind, namespace, name).inc()
+
+    def forget_packet(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(KeyError):
+            self.passes.remove("ReadinessPacket", namespace, name)
 
     def count_scale(self, plan: Plan) -> None:
         if any(e.reason == "ScaledToCap" for e in plan.events):

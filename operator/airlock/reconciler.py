@@ -314,6 +314,8 @@ def reconcile_service_or_retry(rt: Runtime, key: Key, body: Mapping[str, Any] | 
         _log_failure("AIService", key, exc, delay, rt.failures.get(("service", key), 0))
         return None
     rt.succeeded("service", key)
+    if plan is not None:
+        rt.metrics.count_pass(service_model.KIND, *key)
     return plan
 
 
@@ -705,6 +707,7 @@ def reconcile_packet_or_retry(rt: Runtime, body: Mapping[str, Any]) -> None:
         _log_failure(packet_model.KIND, key, exc, delay, rt.failures.get(("packet", key), 0))
         return
     rt.succeeded("packet", key)
+    rt.metrics.count_pass(packet_model.KIND, *key)
 
 
 def retry_packet(rt: Runtime, key: Key) -> None:

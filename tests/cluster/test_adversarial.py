@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 import yaml
@@ -87,8 +86,12 @@ def test_deleting_a_killed_service_leaves_its_deployment_at_zero(
     cluster.apply(deployment("bot", namespace, 1))
     cluster.apply(aiservice("bot", namespace, annotations={"airlock.dev/kill-switch": "FALSE"}))
     cluster.wait_for(lambda: replicas(cluster, namespace, "bot") == 0, what="FALSE to engage, failing safe")
+    operator.wait_for_pass("AIService", namespace, "bot")
     cluster.kubectl("delete", "aiservice", "bot", "-n", namespace)
-    time.sleep(2)
+    # The operator forgets a deleted service's series only once it has handled the deletion.
+    cluster.wait_for(
+        lambda: operator.passes("AIService", namespace, "bot") is None, what="the deletion to be handled"
+    )
     assert replicas(cluster, namespace, "bot") == 0
     assert "KillSwitchReleased" not in events(cluster, namespace)
 
@@ -146,7 +149,12 @@ def test_random_packets_get_clear_answers_and_never_break_the_operator(
     apply_one()
     print(f"random packets: {answers}")
     assert answers["refused"] > 0
-    time.sleep(2)
+
+    def evaluated() -> bool:  # the last packet accepted is evaluated: the storm is over for the operator
+        packet = cluster.get("rp", "fuzz", namespace)
+        return (packet.get("status") or {}).get("observedGeneration") == packet["metadata"]["generation"]
+
+    cluster.wait_for(evaluated, what="the last packet accepted to be evaluated")
     assert operator.proc.poll() is None, "the operator must survive any packet the API server accepts"
     assert "Traceback" not in operator.log(), operator.log()[-4000:]
     # Still reconciling: the kill switch works after the storm.

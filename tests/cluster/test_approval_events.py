@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ def test_approvals_added_removed_and_made_stale_are_announced_once_on_the_packet
         )
         approvals = cluster.get("rp", PACKET, namespace)["spec"]["approvals"]
         assert {a["role"] for a in approvals} == {"owner", "security"}
-        time.sleep(1)  # the first sight after a start is recorded, not announced
+        op.wait_for_pass("ReadinessPacket", namespace, PACKET)  # the first sight is recorded, not announced
         assert not with_reason(cluster, namespace, "Approved")
 
         legal = {"role": "legal", "by": "li.wei@example.com", "at": "2026-11-20T10:00:00Z", "digest": digest}
@@ -86,7 +85,7 @@ def test_approvals_added_removed_and_made_stale_are_announced_once_on_the_packet
     }
     op = start_operator(cluster, tmp_path)
     try:
-        time.sleep(2)
+        op.wait_for_pass("ReadinessPacket", namespace, PACKET)
         after = {r: len(with_reason(cluster, namespace, r)) for r in before}
         assert after == before == {"Approved": 1, "ApprovalRemoved": 1, "ApprovalsStale": 1}
     finally:

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import urllib.request
 from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from airlock_dev.localcluster import free_port
 from tests.cluster.helpers import complete_packet, replicas, setup_service
 from tests.conftest import Cluster, start_operator
-
-
-def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return out
-
-
-def value(metrics: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
-    return sum(v for lbl, v in metrics.get(name, []) if all(lbl.get(k) == want for k, want in labels.items()))
+from tests.support import scrape, value
 
 
 def test_metrics_follow_the_service_through_promotion_and_the_kill_switch(

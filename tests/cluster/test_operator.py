@@ -197,7 +197,7 @@ def test_a_restart_while_engaged_never_restores_and_nothing_is_written_twice(
     before = cluster.get("aiservice", "bot", namespace)["metadata"]["resourceVersion"]
     op = start_operator(cluster, tmp_path)
     try:
-        time.sleep(3)
+        op.wait_for_pass("AIService", namespace, "bot")
         assert replicas(cluster, namespace, "bot") == 0
         assert cluster.get("aiservice", "bot", namespace)["metadata"]["resourceVersion"] == before
     finally:

@@ -54,8 +54,8 @@ def on_aiservice(
     if type == "DELETED":
         rt.inventory.drop("services", (namespace, name))
         rt.forget((namespace, name))
-        rt.metrics.forget_service(namespace, name)
         reconciler.service_deleted(rt, (namespace, name), _plain(body))
+        rt.metrics.forget_service(namespace, name)  # last: its series gone says the deletion was handled
         log.info(
             "AIService %s/%s deleted; its Deployment keeps its current replicas",
             namespace,
@@ -90,6 +90,7 @@ def on_packet(
     if type == "DELETED":
         rt.inventory.drop("packets", (namespace, name))
         rt.forget_packet((namespace, name))
+        rt.metrics.forget_packet(namespace, name)
     else:
         rt.inventory.put("packets", body)
         reconciler.reconcile_packet_or_retry(rt, _plain(body))
