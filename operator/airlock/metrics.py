@@ -96,6 +96,13 @@ class Metrics:
             ["kind", "namespace", "name"],
             registry=r,
         )
+        self.failures = Counter(
+            "airlock_reconcile_failures",
+            "Reconcile passes that failed, by kind of object and of failure (Transient, Refused, Invalid, "
+            "Bug); any Bug is a defect to report.",
+            ["kind", "failure"],
+            registry=r,
+        )
         self.reconcile_seconds = Histogram(
             "airlock_reconcile_duration_seconds",
             "Time of one reconcile pass.",

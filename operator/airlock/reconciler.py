@@ -36,6 +36,7 @@ from airlock.logic.reconcile import (
     plan_invalid_service,
     plan_service,
 )
+from airlock.logic.retry import Failure, Retry, retry_after
 from airlock.metrics import Metrics
 from airlock.models import packet as packet_model
 from airlock.models import policy as policy_model
@@ -50,10 +51,9 @@ log = logging.getLogger("airlock")
 
 Key = tuple[str, str]  # (namespace, name)
 
-# A failed pass is tried again after RETRY_FIRST seconds, doubling up to RETRY_MAX: kopf does not retry
-# event handlers, so without this an API hiccup would leave a kill switch unacted on until the resync.
-RETRY_FIRST = 0.25
-RETRY_MAX = 30.0
+# A failed pass is tried again on the schedule its kind of failure calls for (logic/retry): kopf does not
+# retry event handlers, so without this an API hiccup would leave a kill switch unacted on until the resync.
+KINDS = {"service": service_model.KIND, "packet": packet_model.KIND}
 # A status write that loses a race re-reads the object and plans again; after this many losses in a row
 # the pass gives up and is retried later like any other failure.
 CONFLICT_ATTEMPTS = 5
@@ -133,16 +133,21 @@ class Runtime:
         self.packet_due.pop(key, None)
         self.failures.pop(("packet", key), None)
 
-    def retry_later(self, kind: str, key: Key) -> float:
-        """Schedules another pass for a service or packet whose pass failed; returns the delay."""
+    def retry_later(self, kind: str, key: Key, exc: BaseException) -> tuple[Failure, Retry, int]:
+        """Schedules another pass for a service or packet whose pass failed, as the failure's kind asks
+        (logic/retry): soon for a lost race or a timeout, slowly for a refusal or a bug, not at all for an
+        object the models refuse, which only a change to it can mend."""
         count = self.failures.get((kind, key), 0) + 1
         self.failures[(kind, key)] = count
-        delay = min(RETRY_FIRST * 2.0 ** min(count - 1, 16), RETRY_MAX)
-        when = now() + dt.timedelta(seconds=delay)
-        target = self.due if kind == "service" else self.packet_due
-        current = target.get(key)
-        target[key] = when if current is None else min(current, when)
-        return delay
+        failure = io.failure_kind(exc)
+        retry = retry_after(failure, count)
+        self.metrics.failures.labels(KINDS[kind], failure).inc()
+        if retry.delay is not None:
+            when = now() + dt.timedelta(seconds=retry.delay)
+            target = self.due if kind == "service" else self.packet_due
+            current = target.get(key)
+            target[key] = when if current is None else min(current, when)
+        return failure, retry, count
 
     def succeeded(self, kind: str, key: Key) -> None:
         self.failures.pop((kind, key), None)
@@ -310,8 +315,7 @@ def reconcile_service_or_retry(rt: Runtime, key: Key, body: Mapping[str, Any] | 
     try:
         plan = reconcile_service(rt, key, body)
     except Exception as exc:  # a pass must never be lost: whatever failed is tried again
-        delay = rt.retry_later("service", key)
-        _log_failure("AIService", key, exc, delay, rt.failures.get(("service", key), 0))
+        _log_failure(rt, "service", key, exc)
         return None
     rt.succeeded("service", key)
     if plan is not None:
@@ -319,12 +323,17 @@ def reconcile_service_or_retry(rt: Runtime, key: Key, body: Mapping[str, Any] | 
     return plan
 
 
-def _log_failure(kind: str, key: Key, exc: Exception, delay: float, count: int) -> None:
-    extra = {"k8s_ref": _ref(kind, key), "reason": "ReconcileFailed"}
-    message = "reconcile of %s %s/%s failed (%s: %s); retrying in %.2fs (attempt %d)"
-    args = (kind, *key, type(exc).__name__, _short(exc), delay, count)
-    if count >= 5:  # a persistent failure deserves the traceback; a blip does not
+def _log_failure(rt: Runtime, kind: str, key: Key, exc: Exception) -> None:
+    """Schedules the retry the failure calls for and logs it once, with the traceback when it helps."""
+    failure, retry, count = rt.retry_later(kind, key, exc)
+    extra = {"k8s_ref": _ref(KINDS[kind], key), "reason": "ReconcileFailed"}
+    when = "when it changes" if retry.delay is None else f"in {retry.delay:.2f}s"
+    message = "reconcile of %s %s/%s failed (%s, %s: %s); retrying %s (attempt %d)"
+    args = (KINDS[kind], *key, failure, type(exc).__name__, _short(exc), when, count)
+    if retry.traceback:
         log.error(message, *args, exc_info=exc, extra=extra)
+    elif failure is Failure.BUG:
+        log.error(message, *args, extra=extra)
     else:
         log.warning(message, *args, extra=extra)
 
@@ -703,8 +712,7 @@ def reconcile_packet_or_retry(rt: Runtime, body: Mapping[str, Any]) -> None:
         else:
             raise io.ConflictError(f"ReadinessPacket {key[0]}/{key[1]} kept changing; it is retried later")
     except Exception as exc:  # a pass must never be lost: whatever failed is tried again
-        delay = rt.retry_later("packet", key)
-        _log_failure(packet_model.KIND, key, exc, delay, rt.failures.get(("packet", key), 0))
+        _log_failure(rt, "packet", key, exc)
         return
     rt.succeeded("packet", key)
     rt.metrics.count_pass(packet_model.KIND, *key)
@@ -715,8 +723,7 @@ def retry_packet(rt: Runtime, key: Key) -> None:
     try:
         body = io.read_custom_object(rt.clients, packet_model.PLURAL, key[0], key[1])
     except Exception as exc:  # the read itself failing is one more failure of the same pass
-        delay = rt.retry_later("packet", key)
-        _log_failure(packet_model.KIND, key, exc, delay, rt.failures.get(("packet", key), 0))
+        _log_failure(rt, "packet", key, exc)
         return
     if body is None:
         rt.forget_packet(key)

@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import pydantic
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from airlock.logic.retry import Failure
 from airlock.models.base import GROUP, VERSION
 
 log = logging.getLogger("airlock.k8s")
@@ -32,6 +34,18 @@ REQUEST_TIMEOUT = (3.0, 3.0)
 
 class ConflictError(Exception):
     """A write carried a resourceVersion precondition and the object had changed since (HTTP 409)."""
+
+
+def failure_kind(exc: BaseException) -> Failure:
+    """What a failed pass met, from the exception it raised (see logic/retry)."""
+    if isinstance(exc, ConflictError | TimeoutError | ConnectionError | urllib3.exceptions.HTTPError):
+        return Failure.TRANSIENT
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        return Failure.TRANSIENT if status in (409, 429) or status >= 500 or status == 0 else Failure.REFUSED
+    if isinstance(exc, pydantic.ValidationError):
+        return Failure.INVALID
+    return Failure.BUG
 
 
 class Clients:
