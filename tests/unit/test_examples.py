@@ -35,6 +35,12 @@ INCOMPLETE = [
         id="a refund tool without human approval is excessive agency",
     ),
     pytest.param(
+        "packet-agentic-risk-not-assessed.yaml",
+        "toolPermissions",
+        "RiskNotAssessed",
+        id="acting tools with ASI06 unassessed fail the tool permissions",
+    ),
+    pytest.param(
         "packet-llm05-not-assessed.yaml",
         "securityReview",
         "RiskNotAssessed",

@@ -444,6 +444,162 @@ def test_tool_permissions_gate(
     assert_gate(GateName.TOOL_PERMISSIONS, evaluate(changes), reason, fragments)
 
 
+# --- toolPermissions: the agentic review ------------------------------------------------------------
+
+READ_ONLY_TOOLS = [
+    {"name": "search_help_centre", "access": "read"},
+    {"name": "get_transactions", "access": "read", "approval": "human", "sensitive": ["customer-data"]},
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "fragments"),
+    [
+        pytest.param(
+            {},
+            Reason.PASSED,
+            ["agentic review by amir.haddad@example.com", "all ten OWASP Agentic risks"],
+            id="acting tools with every agentic risk assessed pass",
+        ),
+        pytest.param(
+            {"tools": READ_ONLY_TOOLS, "agenticReview": None},
+            Reason.PASSED,
+            ["2 tools", "none acts, so no agentic review is needed"],
+            id="read-only tools need no agentic review, even touching customer data",
+        ),
+        pytest.param(
+            {"agenticReview": None},
+            Reason.MISSING,
+            [
+                "'freeze_card' and 'open_agent_case' act",
+                "spec.agenticReview",
+                "ASI01, ASI02, ASI03, ASI04, ASI05, ASI06, ASI07, ASI08, ASI09 and ASI10",
+                "accepted or notApplicable with evidence giving the reason",
+            ],
+            id="write tools without an agentic review fail naming every risk to assess",
+        ),
+        pytest.param(
+            {"agenticReview.risks.ASI06": None},
+            Reason.RISK_NOT_ASSESSED,
+            ["agentic risk ASI06 is not assessed", "spec.agenticReview.risks", "mark it mitigated"],
+            id="one unassessed agentic risk is named",
+        ),
+        pytest.param(
+            {"agenticReview.risks.ASI02": None, "agenticReview.risks.ASI09": None},
+            Reason.RISK_NOT_ASSESSED,
+            ["agentic risks ASI02 and ASI09 are not assessed", "mark each"],
+            id="every unassessed agentic risk is named",
+        ),
+        pytest.param(
+            {"agenticReview.risks": None},
+            Reason.RISK_NOT_ASSESSED,
+            ["ASI01", "ASI10 are not assessed"],
+            id="an agentic review without risks names them all",
+        ),
+        pytest.param(
+            {
+                "tools": [
+                    *READ_ONLY_TOOLS,
+                    {
+                        "name": "refund_fee",
+                        "access": "read",
+                        "approval": "human",
+                        "sensitive": ["money-movement"],
+                    },
+                ],
+                "agenticReview": None,
+            },
+            Reason.MISSING,
+            ["Tool 'refund_fee' acts", "spec.agenticReview"],
+            id="a tool that moves money acts even without write access",
+        ),
+        pytest.param(
+            {
+                "tools": [
+                    {
+                        "name": "rotate_key",
+                        "access": "read",
+                        "approval": "human",
+                        "sensitive": ["credentials"],
+                    }
+                ],
+                "agenticReview": None,
+            },
+            Reason.MISSING,
+            ["Tool 'rotate_key' acts"],
+            id="a tool holding credentials acts",
+        ),
+        pytest.param(
+            {
+                "tools": [
+                    {"name": "purge_cache", "access": "read", "approval": "human", "irreversible": True}
+                ],
+                "agenticReview": None,
+            },
+            Reason.MISSING,
+            ["Tool 'purge_cache' acts"],
+            id="an irreversible tool acts",
+        ),
+        pytest.param(
+            {"agenticReview.reviewer": None},
+            Reason.INCOMPLETE,
+            ["spec.agenticReview.reviewer"],
+            id="an agentic review without a reviewer is incomplete",
+        ),
+        pytest.param(
+            {"agenticReview.reviewedAt": None},
+            Reason.INCOMPLETE,
+            ["spec.agenticReview.reviewedAt is not set"],
+            id="an agentic review without a date is incomplete",
+        ),
+        pytest.param(
+            {"agenticReview.reviewedAt": "2026-08-01T00:00:00Z"},
+            Reason.EXPIRED,
+            ["The agentic review dates from", "accepts 90 days"],
+            id="an agentic review older than the security review's maximum age has expired",
+        ),
+        pytest.param(
+            {"agenticReview.reviewedAt": "2027-01-01T00:00:00Z"},
+            Reason.FUTURE_TIMESTAMP,
+            ["spec.agenticReview.reviewedAt", "in the future"],
+            id="an agentic review dated in the future is not trusted",
+        ),
+        pytest.param(
+            {"tools.3.approval": "none", "agenticReview.risks.ASI03": None},
+            Reason.EXCESSIVE_AGENCY,
+            ["'open_agent_case' (write)", "agentic risk ASI03 is not assessed"],
+            id="an unguarded tool comes first and the unassessed risk is still named",
+        ),
+    ],
+)
+def test_tool_permissions_gate_needs_an_agentic_review_when_a_tool_acts(
+    evaluate: Evaluate, changes: dict[str, Any], reason: Reason, fragments: list[str]
+) -> None:
+    assert_gate(GateName.TOOL_PERMISSIONS, evaluate(changes), reason, fragments)
+
+
+@pytest.mark.parametrize(
+    ("risk", "message"),
+    [
+        pytest.param({"status": "accepted"}, "needs evidence", id="accepted without a reason"),
+        pytest.param({"status": "notApplicable", "evidence": ""}, "needs evidence", id="an empty reason"),
+        pytest.param({"status": "ignored"}, "Input should be", id="a status outside the vocabulary"),
+    ],
+)
+def test_an_agentic_risk_without_a_reason_is_refused_by_the_api(
+    packet_wire: dict[str, Any], risk: dict[str, Any], message: str
+) -> None:
+    packet_wire["agenticReview"]["risks"]["ASI09"] = risk
+    with pytest.raises(ValidationError, match=message):
+        ReadinessPacketSpec.model_validate(packet_wire)
+
+
+def test_an_unknown_agentic_risk_id_is_refused_by_the_api(packet_wire: dict[str, Any]) -> None:
+    packet_wire["agenticReview"]["risks"]["ASI11"] = {"status": "mitigated"}
+    with pytest.raises(ValidationError, match="ASI11"):
+        ReadinessPacketSpec.model_validate(packet_wire)
+
+
 # --- securityReview ---------------------------------------------------------------------------------
 
 
@@ -815,7 +971,14 @@ def test_blocking_summary_fits_its_limit(
             id="the kill-switch drill lapses too",
         ),
         pytest.param(
-            {"evals": None, "securityReview": None, "rollout": None}, None, id="no dated evidence, no expiry"
+            {"evals": None, "securityReview": None, "rollout": None},
+            datetime(2027, 2, 3, 15, 0, tzinfo=UTC),
+            id="the agentic review of acting tools lapses too",
+        ),
+        pytest.param(
+            {"evals": None, "securityReview": None, "rollout": None, "tools": []},
+            None,
+            id="no dated evidence, no expiry: an agentic review nothing needs does not lapse",
         ),
     ],
 )

@@ -79,3 +79,36 @@ def test_the_record_lists_each_gates_framework_references() -> None:
     frameworks = text.split("## Frameworks this evidence speaks to", 1)[1]
     assert "| rollout | Regulation (EU) 2024/1689" in frameworks and "| Art. 14(4)(e) |" in frameworks
     assert "| MANAGE 2.4 |" in frameworks
+
+
+def test_the_record_shows_each_llm_and_agentic_risk_and_when_the_agentic_review_lapses() -> None:
+    packet = example("packet-complete.yaml")
+    del packet["spec"]["agenticReview"]["risks"]["ASI06"]
+    st = {
+        "gates": [{"name": "toolPermissions", "passed": False, "reason": "RiskNotAssessed", "message": "m"}]
+    }
+    report = build_report(service(**st), packet, [], ReadinessPolicySpec(), NOW)
+    text = render_markdown(report)
+    assert (
+        "| 4 tools reviewed; 2 act (freeze_card, open_agent_case); agentic review by amir.haddad@example.com "
+        "| 2027-02-03T15:00:00Z |" in text
+    )
+    reviews = text.split("## Risk reviews", 1)[1].split("## Approvals", 1)[0]
+    assert (
+        "| OWASP LLM Top 10 (2025) | LLM07 | System prompt leakage | accepted | The system prompt" in reviews
+    )
+    assert "| OWASP Agentic Top 10 (2026) | ASI09 | Human-agent trust exploitation | accepted |" in reviews
+    assert (
+        "| OWASP Agentic Top 10 (2026) | ASI06 | Memory and context poisoning | not assessed |  |" in reviews
+    )
+    assert reviews.count("| OWASP Agentic Top 10 (2026) |") == 10
+    page = render_html(report)
+    assert '<tr class="bad"><td>OWASP Agentic Top 10 (2026)</td><td>ASI06</td>' in page
+
+
+def test_read_only_tools_need_no_agentic_rows() -> None:
+    packet = example("packet-complete.yaml")
+    packet["spec"]["tools"] = [{"name": "search_help_centre", "access": "read"}]
+    del packet["spec"]["agenticReview"]
+    text = render_markdown(build_report(service(), packet, [], ReadinessPolicySpec(), NOW))
+    assert "OWASP Agentic Top 10" not in text and text.count("| OWASP LLM Top 10 (2025) |") == 10

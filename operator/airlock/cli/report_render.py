@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from airlock.models.packet import EvalResult, ReadinessPacketSpec
+from airlock.logic.gates import acting_tools
+from airlock.models.packet import AgenticRisks, EvalResult, ReadinessPacketSpec, Risks
 from airlock.models.policy import ReadinessPolicySpec
 
 KILL_SWITCH_BY = "airlock.dev/kill-switch-by"
@@ -94,8 +95,41 @@ def _evidence(name: str, spec: ReadinessPacketSpec | None, policy: ReadinessPoli
         c = spec.cost
         return f"{_s(c.cost_per_day)} of {_s(c.budget_per_day)} {_s(c.currency)} a day", ""
     if name == "toolPermissions" and spec.tools is not None:
-        return f"{len(spec.tools)} tools reviewed", ""
+        text = f"{len(spec.tools)} tools reviewed"
+        acting = acting_tools(spec)
+        if not acting:
+            return text + "; none acts", ""
+        text += f"; {len(acting)} act ({', '.join(t.name for t in acting)})"
+        agentic = spec.agentic_review
+        if agentic is None:
+            return text + "; no agentic review", ""
+        text += f"; agentic review by {_s(agentic.reviewer) or '?'}"
+        when = agentic.reviewed_at
+        return text, _day(when + timedelta(days=ages.security_review)) if when else ""
     return "", ""
+
+
+def _risk_rows(spec: ReadinessPacketSpec | None) -> tuple[Row, ...]:
+    """Each risk of the OWASP LLM Top 10 review and, when a tool acts or one was made, of the agentic
+    review: its status and the evidence given, or that it is not assessed."""
+    if spec is None:
+        return ()
+    reviews: list[tuple[str, type[Risks] | type[AgenticRisks], Risks | AgenticRisks | None]] = []
+    if spec.security_review is not None:
+        reviews.append(("OWASP LLM Top 10 (2025)", Risks, spec.security_review.risks))
+    if spec.agentic_review is not None or acting_tools(spec):
+        risks = spec.agentic_review.risks if spec.agentic_review is not None else None
+        reviews.append(("OWASP Agentic Top 10 (2026)", AgenticRisks, risks))
+    rows = []
+    for title, model, assessed in reviews:
+        for key, info in model.model_fields.items():
+            risk = getattr(assessed, key) if assessed is not None else None
+            name = _s(info.description).rstrip(".")
+            if risk is None:
+                rows.append(Row((title, key, name, "not assessed", ""), ok=False))
+            else:
+                rows.append(Row((title, key, name, str(risk.status), _s(risk.evidence)), ok=True))
+    return tuple(rows)
 
 
 def load_crosswalk() -> dict[str, Any]:
@@ -237,6 +271,12 @@ def build_report(
             ("gate", "required", "result", "reason", "message", "evidence", "evidence lapses"),
             tuple(gate_rows),
             empty="The operator has not evaluated the gates yet.",
+        ),
+        Section(
+            "Risk reviews",
+            ("review", "risk", "name", "status", "evidence"),
+            _risk_rows(packet_spec),
+            empty="No risk review recorded.",
         ),
         Section("Approvals", ("role", "by", "at", "digest", "for the current content"), approvals),
         Section("Kill switch", facts=kill_facts),

@@ -18,10 +18,13 @@ from airlock.logic.labels import WORKLOAD_VERSION_KEYS
 from airlock.logic.reasons import Reason
 from airlock.models.common import GateName, GateResult, Versions
 from airlock.models.packet import (
+    AgenticRisks,
     Capture,
     EvalResult,
     ReadinessPacketSpec,
     Risks,
+    Sensitivity,
+    Tool,
     ToolAccess,
     ToolApproval,
 )
@@ -37,6 +40,10 @@ MAX_NAMED = 5
 MAX_NAME = 160
 NAMES_BUDGET = 480
 RISK_KEYS: tuple[str, ...] = tuple(Risks.model_fields)
+AGENTIC_RISK_KEYS: tuple[str, ...] = tuple(AgenticRisks.model_fields)
+# What a tool touches that makes it act on the world even when it only reads: it moves money, or it holds
+# credentials that act as someone.
+ACTING_SENSITIVITIES = frozenset({Sensitivity.MONEY_MOVEMENT, Sensitivity.CREDENTIALS})
 
 
 @dataclass(frozen=True)
@@ -194,6 +201,9 @@ def _expiry(inp: GateInput) -> dict[GateName, datetime]:
         found[GateName.EVALS] = _lapse(packet.evals.evaluated_at, ages.evals)
     if packet.security_review is not None and packet.security_review.reviewed_at is not None:
         found[GateName.SECURITY_REVIEW] = _lapse(packet.security_review.reviewed_at, ages.security_review)
+    review = packet.agentic_review
+    if review is not None and review.reviewed_at is not None and acting_tools(packet):
+        found[GateName.TOOL_PERMISSIONS] = _lapse(review.reviewed_at, ages.security_review)
     if packet.rollout is not None and packet.rollout.kill_switch_drill_at is not None:
         found[GateName.ROLLOUT] = _lapse(packet.rollout.kill_switch_drill_at, ages.kill_switch_drill)
     return found
@@ -434,9 +444,25 @@ def _check_observability(inp: GateInput, packet: ReadinessPacketSpec) -> _Outcom
     )
 
 
+def tool_acts(tool: Tool) -> bool:
+    """Whether a tool acts on the world: it writes, its effect cannot be undone, or it touches money
+    movement or credentials. A service with such a tool needs the agentic review."""
+    return (
+        tool.access is ToolAccess.WRITE
+        or tool.irreversible
+        or any(s in ACTING_SENSITIVITIES for s in tool.sensitive)
+    )
+
+
+def acting_tools(packet: ReadinessPacketSpec) -> list[Tool]:
+    """The packet's tools that act, in the order listed."""
+    return [t for t in packet.tools or [] if tool_acts(t)]
+
+
 @_gate(GateName.TOOL_PERMISSIONS)
 def _check_tool_permissions(inp: GateInput, packet: ReadinessPacketSpec) -> _Outcome:
-    """Every write, irreversible or sensitive tool sits behind human approval."""
+    """Every write, irreversible or sensitive tool sits behind human approval, and when a tool acts,
+    every OWASP Top 10 for Agentic Applications risk is assessed."""
     tools = packet.tools
     if tools is None:
         return [
@@ -458,17 +484,79 @@ def _check_tool_permissions(inp: GateInput, packet: ReadinessPacketSpec) -> _Out
         risky.extend(str(s) for s in tool.sensitive)
         if risky and tool.approval is not ToolApproval.HUMAN:
             unguarded.append(f"'{truncate(tool.name, MAX_NAME)}' ({', '.join(risky)})")
+    problems = []
     if unguarded:
         one = len(unguarded) == 1
-        return [
+        problems.append(
             _Problem(
                 Reason.EXCESSIVE_AGENCY,
                 f"Tool{'' if one else 's'} {_names(unguarded, quote=False)} can run without human approval; "
                 f"set approval: human on {'it' if one else 'each'}, or reduce "
                 f"{'its' if one else 'their'} access.",
             )
+        )
+    acting = acting_tools(packet)
+    if acting:
+        problems += _agentic_review_problems(inp, packet, [t.name for t in acting])
+    if problems:
+        return problems
+    passed = f"{_plural(len(tools), 'tool')}; every write, irreversible or sensitive one needs human approval"
+    if not acting:
+        return passed + "; none acts, so no agentic review is needed."
+    review = packet.agentic_review
+    assert review is not None
+    return (
+        f"{passed}; the agentic review by {review.reviewer} on {format_time(review.reviewed_at or inp.now)} "
+        "assesses all ten OWASP Agentic risks."
+    )
+
+
+def _agentic_review_problems(
+    inp: GateInput, packet: ReadinessPacketSpec, acting: list[str]
+) -> list[_Problem]:
+    """What the agentic review lacks, for a service whose tools (named in `acting`) act."""
+    one = len(acting) == 1
+    why = f"Tool{'' if one else 's'} {_names(acting, limit=3)} {'acts' if one else 'act'}"
+    review = packet.agentic_review
+    if review is None:
+        return [
+            _Problem(
+                Reason.MISSING,
+                f"{why}, so the packet needs spec.agenticReview: review the service against the OWASP Top "
+                f"10 for Agentic Applications and under spec.agenticReview.risks mark each of "
+                f"{_every(AGENTIC_RISK_KEYS)} mitigated, or accepted or notApplicable with evidence giving "
+                "the reason; name the reviewer and reviewedAt.",
+            )
         ]
-    return f"{_plural(len(tools), 'tool')}; every write, irreversible or sensitive one needs human approval."
+    problems = []
+    if not (review.reviewer or "").strip():
+        problems.append(
+            _Problem(
+                Reason.INCOMPLETE,
+                "spec.agenticReview.reviewer is not set; name who reviewed the service's agentic risks.",
+            )
+        )
+    problems += _currency_problems(
+        review.reviewed_at,
+        max_days=inp.policy.max_age_days.security_review,
+        now=inp.now,
+        field="spec.agenticReview.reviewedAt",
+        what="the agentic review",
+        redo="review the service's agentic risks again",
+    )
+    missing = [k for k in AGENTIC_RISK_KEYS if review.risks is None or getattr(review.risks, k) is None]
+    if missing:
+        single = len(missing) == 1
+        problems.append(
+            _Problem(
+                Reason.RISK_NOT_ASSESSED,
+                f"{why}, and agentic risk{'' if single else 's'} {_every(missing)} "
+                f"{'is' if single else 'are'} not assessed; under spec.agenticReview.risks mark "
+                f"{'it' if single else 'each'} mitigated, or accepted or notApplicable with evidence giving "
+                "the reason.",
+            )
+        )
+    return problems
 
 
 @_gate(GateName.SECURITY_REVIEW)

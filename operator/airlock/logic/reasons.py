@@ -32,7 +32,8 @@ class Reason(StrEnum):
     PASS_RATE_TOO_LOW = "PassRateTooLow"
     #: A write, irreversible or sensitive tool can run without human approval.
     EXCESSIVE_AGENCY = "ExcessiveAgency"
-    #: One or more OWASP Top 10 for LLM Applications risks have no assessment.
+    #: One or more OWASP Top 10 for LLM Applications risks have no assessment, or, for a service whose
+    #: tools act, OWASP Top 10 for Agentic Applications risks.
     RISK_NOT_ASSESSED = "RiskNotAssessed"
     #: The estimated cost a day exceeds the budget a day.
     OVER_BUDGET = "OverBudget"

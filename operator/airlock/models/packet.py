@@ -207,7 +207,7 @@ class Tool(ApiModel):
 
 
 class Risk(ApiModel):
-    """The assessment of one OWASP Top 10 for LLM Applications risk."""
+    """The assessment of one OWASP Top 10 risk (for LLM Applications, or for Agentic Applications)."""
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": {
@@ -247,6 +247,31 @@ class Risks(ApiModel):
     LLM08: Risk | None = Field(default=None, description="Vector and embedding weaknesses.")
     LLM09: Risk | None = Field(default=None, description="Misinformation.")
     LLM10: Risk | None = Field(default=None, description="Unbounded consumption.")
+
+
+class AgenticRisks(ApiModel):
+    """OWASP Top 10 for Agentic Applications (2026), ASI01 to ASI10."""
+
+    model_config = ApiModel.model_config | {"alias_generator": None}
+
+    ASI01: Risk | None = Field(default=None, description="Agent goal hijack.")
+    ASI02: Risk | None = Field(default=None, description="Tool misuse and exploitation.")
+    ASI03: Risk | None = Field(default=None, description="Identity and privilege abuse.")
+    ASI04: Risk | None = Field(default=None, description="Agentic supply chain vulnerabilities.")
+    ASI05: Risk | None = Field(default=None, description="Unexpected code execution.")
+    ASI06: Risk | None = Field(default=None, description="Memory and context poisoning.")
+    ASI07: Risk | None = Field(default=None, description="Insecure inter-agent communication.")
+    ASI08: Risk | None = Field(default=None, description="Cascading failures.")
+    ASI09: Risk | None = Field(default=None, description="Human-agent trust exploitation.")
+    ASI10: Risk | None = Field(default=None, description="Rogue agents.")
+
+
+class AgenticReview(ApiModel):
+    """The review against the OWASP Top 10 for Agentic Applications, for a service whose tools act."""
+
+    reviewer: ShortText | None = Field(default=None, description="Who reviewed.")
+    reviewed_at: AwareDatetime | None = Field(default=None, description="When (RFC 3339).")
+    risks: AgenticRisks | None = Field(default=None, description="Each risk's status and evidence.")
 
 
 class SecurityReview(ApiModel):
@@ -328,6 +353,11 @@ class ReadinessPacketSpec(ApiModel):
     )
     security_review: SecurityReview | None = Field(
         default=None, description="OWASP LLM Top 10 review (gate securityReview)."
+    )
+    agentic_review: AgenticReview | None = Field(
+        default=None,
+        description="OWASP Top 10 for Agentic Applications review (gate toolPermissions); required when "
+        "a tool acts: write access, irreversible, or touching money movement or credentials.",
     )
     cost: Cost | None = Field(default=None, description="Cost estimate (gate cost).")
     ownership: Ownership | None = Field(default=None, description="Ownership (gate ownership).")

@@ -32,7 +32,12 @@ class MaxAgeDays(ApiModel):
     """How old evidence may be before its gate fails with reason Expired."""
 
     evals: int = Field(default=30, ge=1, le=3650, description="Days an eval run stays valid.")
-    security_review: int = Field(default=90, ge=1, le=3650, description="Days a security review stays valid.")
+    security_review: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days a security review, and the agentic review of tools that act, stay valid.",
+    )
     kill_switch_drill: int = Field(
         default=90, ge=1, le=3650, description="Days a kill-switch drill stays valid."
     )
