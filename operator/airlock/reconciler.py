@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from airlock.config import Settings
 from airlock.inventory import Inventory
 from airlock.k8s import io
+from airlock.logic.autoscalers import ScaledObjectView, pause_patches
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
@@ -44,7 +45,15 @@ from airlock.models.base import API_VERSION, GOVERNED_LABEL, GOVERNED_VALUE
 from airlock.models.common import Versions
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
-from airlock.models.service import AIServiceSpec, AIServiceStatus, WorkloadRef
+from airlock.models.service import (
+    WORKLOAD_TYPES,
+    AIServiceSpec,
+    AIServiceStatus,
+    Stage,
+    WorkloadKind,
+    WorkloadRef,
+    WorkloadType,
+)
 
 log = logging.getLogger("airlock")
 
@@ -194,15 +203,25 @@ class Runtime:
                 )
         return sorted(out, key=lambda p: p[0])
 
-    def claimant(self, namespace: str, workload: str) -> str | None:
-        """The AIService the operator acts on for `workload`: the strictest of those naming it."""
+    def claimant(self, namespace: str, workload: str, kind: str = "Deployment") -> str | None:
+        """The AIService the operator acts on for the `kind` named `workload`: the strictest of those
+        naming it."""
         claims = []
-        for name in self.inventory.claimants(namespace, workload):
+        for name in self.inventory.claimants(namespace, workload, kind):
             body = self.inventory.get("services", (namespace, name))
             if body is not None:
                 claims.append(claim_of(name, body))
         chosen = strictest_claim(claims)
         return chosen.name if chosen is not None else None
+
+
+def _workload_type(ref: Mapping[str, Any]) -> WorkloadType | None:
+    """The kind an AIService's spec.workload names (Deployment when it names none); None if unsupported."""
+    kind = ref.get("kind") or WorkloadKind.DEPLOYMENT.value
+    try:
+        return WORKLOAD_TYPES[WorkloadKind(kind)]
+    except ValueError:
+        return None
 
 
 def claim_of(name: str, body: Mapping[str, Any]) -> Claim:
@@ -259,11 +278,17 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
     kill switch is recorded as an Event on the Deployment. Failures are logged: nothing retries a
     deletion, and the Deployment is no longer Airlock's to converge."""
     meta = body.get("metadata") or {}
-    workload_name = ((body.get("spec") or {}).get("workload") or {}).get("name")
-    if not isinstance(workload_name, str) or rt.claimant(key[0], workload_name) is not None:
+    ref = (body.get("spec") or {}).get("workload") or {}
+    workload_name = ref.get("name")
+    kind = _workload_type(ref)
+    if (
+        not isinstance(workload_name, str)
+        or kind is None
+        or rt.claimant(key[0], workload_name, kind.kind) is not None
+    ):
         return  # another AIService governs it now (or never a workload): leave it to that one
     try:
-        deployment = io.read_deployment(rt.clients, key[0], workload_name)
+        deployment = io.read_workload(rt.clients, kind, key[0], workload_name)
         workload = None
         if deployment is not None:
             dmeta = deployment.get("metadata", {})
@@ -277,15 +302,16 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
             dict(meta.get("annotations") or {}),
             (body.get("status") or {}).get("stage"),
             workload,
+            kind.kind,
         )
         if plan.metadata is not None:
-            io.patch_deployment_metadata(
-                rt.clients, key[0], workload_name, plan.metadata, rt.settings.field_manager
+            io.patch_workload_metadata(
+                rt.clients, kind, key[0], workload_name, plan.metadata, rt.settings.field_manager
             )
         if plan.event is not None and deployment is not None:
             involved = {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
+                "apiVersion": kind.api_version,
+                "kind": kind.kind.value,
                 "name": workload_name,
                 "namespace": key[0],
                 "uid": deployment.get("metadata", {}).get("uid"),
@@ -296,8 +322,9 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
             rt.metrics.count_event(plan.event.reason)
     except Exception as exc:  # a deletion is seen once; say what was not done instead of retrying
         log.warning(
-            "AIService %s/%s deleted; could not update Deployment %s (%s: %s)",
+            "AIService %s/%s deleted; could not update %s %s (%s: %s)",
             *key,
+            kind.kind,
             workload_name,
             type(exc).__name__,
             _short(exc),
@@ -402,7 +429,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
         return _reconcile_invalid(rt, key, body, version, _validation_summary(exc))
     # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.
     deployment = (
-        io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
+        io.read_workload(rt.clients, view.spec.workload.type, view.namespace, view.spec.workload.name)
         if view.namespace_governed
         else None
     )
@@ -422,9 +449,11 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
         rt.packets_in(view.namespace),
         rt.policy(),
         now(),
-        claimed_by=rt.claimant(view.namespace, view.spec.workload.name),
+        claimed_by=rt.claimant(view.namespace, view.spec.workload.name, view.spec.workload.kind),
     )
     _apply(rt, view, body, plan, version)
+    if rt.settings.scaled_objects and view.namespace_governed and workload is not None:
+        _pause_scaled_objects(rt, view, plan.status.stage is Stage.KILLED)
     if plan.requeue_at is not None:
         rt.due[key] = plan.requeue_at
     else:
@@ -433,13 +462,42 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     return plan
 
 
+def scaled_object_view(body: Mapping[str, Any]) -> ScaledObjectView:
+    """A ScaledObject from the API; its target's kind defaults to Deployment, as KEDA reads it."""
+    meta = body.get("metadata") or {}
+    ref = (body.get("spec") or {}).get("scaleTargetRef") or {}
+    return ScaledObjectView(
+        name=meta.get("name", ""),
+        target_kind=ref.get("kind") or WorkloadKind.DEPLOYMENT.value,
+        target_name=ref.get("name") or "",
+        annotations=dict(meta.get("annotations") or {}),
+    )
+
+
+def _pause_scaled_objects(rt: Runtime, view: ServiceView, killed: bool) -> None:
+    """Pauses the KEDA ScaledObjects that scale a killed workload; unpauses what Airlock paused."""
+    objects = [scaled_object_view(b) for b in io.list_scaled_objects(rt.clients, view.namespace)]
+    ref = view.spec.workload
+    for name, patch in pause_patches(view.name, killed, ref.kind.value, ref.name, objects):
+        io.patch_scaled_object_annotations(rt.clients, view.namespace, name, patch, rt.settings.field_manager)
+        log.info(
+            "AIService %s/%s: %s ScaledObject %s",
+            view.namespace,
+            view.name,
+            "paused" if killed else "unpaused",
+            name,
+            extra={"k8s_ref": _ref(service_model.KIND, (view.namespace, view.name)), "reason": "Paused"},
+        )
+
+
 def _reconcile_invalid(
     rt: Runtime, key: Key, body: Mapping[str, Any], version: str | None, problem: str
 ) -> Plan | None:
     """The kill switch first, even for a spec the models refuse: the plan needs only the workload's name."""
     meta = body.get("metadata") or {}
-    name = ((body.get("spec") or {}).get("workload") or {}).get("name")
-    if not isinstance(name, str) or not name or not rt.governed(key[0]):
+    ref = (body.get("spec") or {}).get("workload") or {}
+    name, kind = ref.get("name"), _workload_type(ref)
+    if not isinstance(name, str) or not name or kind is None or not rt.governed(key[0]):
         return None
     view = ServiceView(
         name=key[1],
@@ -450,13 +508,13 @@ def _reconcile_invalid(
         # Only the workload's name is read from an unreadable spec, unvalidated; the other fields are
         # placeholders that nothing reads (the plan writes status, never spec).
         spec=AIServiceSpec.model_construct(
-            workload=WorkloadRef.model_construct(name=name),
+            workload=WorkloadRef.model_construct(name=name, kind=kind.kind, api_version=kind.api_version),
             owner="",
             versions=Versions.model_construct(model="", prompt=""),
         ),
         status=_lenient_status(AIServiceStatus, body.get("status")),
     )
-    deployment = io.read_deployment(rt.clients, key[0], name)
+    deployment = io.read_workload(rt.clients, kind, key[0], name)
     workload = (
         Workload(replicas=int((deployment.get("spec") or {}).get("replicas", 1)))
         if deployment is not None
@@ -477,6 +535,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     fm = rt.settings.field_manager
     key = (view.namespace, view.name)
     workload = view.spec.workload.name
+    kind = view.spec.workload.type
     previous = dict(body.get("status") or {})
     written = previous
     precondition = version
@@ -512,10 +571,11 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
         _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
         rt.metrics.count_event(event.reason, event.count)
     if plan.scale_to is not None:
-        io.patch_scale(rt.clients, view.namespace, workload, plan.scale_to, fm)
+        io.patch_scale(rt.clients, kind, view.namespace, workload, plan.scale_to, fm)
         log.info(
-            "AIService %s/%s: scaled Deployment %s to %d replicas (stage %s)",
+            "AIService %s/%s: scaled %s %s to %d replicas (stage %s)",
             *key,
+            kind.kind,
             workload,
             plan.scale_to,
             plan.status.stage,
@@ -524,7 +584,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
         rt.metrics.count_scale(plan)
     write(final)
     if plan.metadata is not None:
-        io.patch_deployment_metadata(rt.clients, view.namespace, workload, plan.metadata, fm)
+        io.patch_workload_metadata(rt.clients, kind, view.namespace, workload, plan.metadata, fm)
     if plan.service_annotations:
         io.patch_annotations(
             rt.clients, service_model.PLURAL, view.namespace, view.name, plan.service_annotations, fm
@@ -544,7 +604,7 @@ def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan
     """
     record = previous.get("killSwitch") or {}
     reasons = {e.reason for e in plan.events}
-    workload = view.spec.workload.name
+    workload = f"{view.spec.workload.kind} {view.spec.workload.name}"
     if (
         not record.get("engaged")
         and record.get("replicasBefore") is not None
@@ -555,7 +615,7 @@ def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan
             Event(
                 "Normal",
                 "KillSwitchReleased",
-                f"Kill switch released by {record.get('releasedBy') or 'an unnamed identity'}; Deployment "
+                f"Kill switch released by {record.get('releasedBy') or 'an unnamed identity'}; "
                 f"{workload} restored to {plan.status.replicas} replicas (had {record['replicasBefore']}).",
             )
         ]
@@ -566,7 +626,7 @@ def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan
             Event(
                 "Warning",
                 "KillSwitchEngaged",
-                f"Kill switch engaged ({reason}); Deployment {workload} scaled from "
+                f"Kill switch engaged ({reason}); {workload} scaled from "
                 f"{before if before is not None else 'unknown'} to 0 replicas.",
             )
         ]

@@ -81,6 +81,32 @@ app.kubernetes.io/component: operator
   - apiGroups: ["apps"]
     resources: ["deployments/scale"]
     verbs: ["get", "patch"]
+  {{- if .Values.workloads.statefulSets }}
+  # The same for StatefulSets (workloads.statefulSets).
+  - apiGroups: ["apps"]
+    resources: ["statefulsets"]
+    verbs: ["get", "list", "watch", "patch"]
+  - apiGroups: ["apps"]
+    resources: ["statefulsets/scale"]
+    verbs: ["get", "patch"]
+  {{- end }}
+  {{- if .Values.workloads.rollouts }}
+  # The same for Argo Rollouts' Rollouts (workloads.rollouts; needs Argo Rollouts' CRD).
+  - apiGroups: ["argoproj.io"]
+    resources: ["rollouts"]
+    verbs: ["get", "list", "watch", "patch"]
+  - apiGroups: ["argoproj.io"]
+    resources: ["rollouts/scale"]
+    verbs: ["get", "patch"]
+  {{- end }}
+  {{- if .Values.autoscalers.scaledObjects }}
+  # The kill switch pauses KEDA ScaledObjects that scale a governed workload, with KEDA's
+  # autoscaling.keda.sh/paused-replicas annotation, and the restore unpauses what it paused
+  # (autoscalers.scaledObjects; needs KEDA's CRDs). HPAs need no rule: the operator never writes them.
+  - apiGroups: ["keda.sh"]
+    resources: ["scaledobjects"]
+    verbs: ["get", "list", "watch", "patch"]
+  {{- end }}
   # Every transition is recorded as an Event (core/v1, and events.k8s.io/v1, the same objects).
   - apiGroups: [""]
     resources: ["events"]
@@ -88,4 +114,12 @@ app.kubernetes.io/component: operator
   - apiGroups: ["events.k8s.io"]
     resources: ["events"]
     verbs: ["create"]
+{{- end }}
+
+{{/* The kinds of workload the operator watches: Deployment always, the others as the values enable. */}}
+{{- define "airlock.workloadKinds" -}}
+{{- $kinds := list "Deployment" }}
+{{- if .Values.workloads.statefulSets }}{{ $kinds = append $kinds "StatefulSet" }}{{ end }}
+{{- if .Values.workloads.rollouts }}{{ $kinds = append $kinds "Rollout" }}{{ end }}
+{{- join "," $kinds }}
 {{- end }}

@@ -168,6 +168,7 @@ def plan_service(
     status_first_needed = False
     restore_pending = False
     workload_name = spec.workload.name
+    kind = spec.workload.kind
     if kill.engaged:
         if prev_kill.engaged:
             kill_status = prev_kill.model_copy(
@@ -190,7 +191,7 @@ def plan_service(
                 Event(
                     "Warning",
                     "KillSwitchEngaged",
-                    f"Kill switch engaged{by} ({kill.reason or 'no reason given'}); Deployment "
+                    f"Kill switch engaged{by} ({kill.reason or 'no reason given'}); {kind} "
                     f"{workload_name} scaled from {before if before is not None else 'unknown'} to 0 "
                     "replicas.",
                 )
@@ -215,7 +216,7 @@ def plan_service(
                     Event(
                         "Normal",
                         "KillSwitchReleased",
-                        f"Kill switch released by {released_by or 'an unnamed identity'}; Deployment "
+                        f"Kill switch released by {released_by or 'an unnamed identity'}; {kind} "
                         f"{workload_name} restored to {target} replicas "
                         f"(had {before if before is not None else 'unknown'}, cap "
                         f"{'none' if unkilled_cap == NO_CAP else unkilled_cap}).",
@@ -232,7 +233,7 @@ def plan_service(
                 Event(
                     "Warning",
                     "ScaledToCap",
-                    f"Deployment {workload_name} had {current} replicas, above its cap of {allowed}; "
+                    f"{kind} {workload_name} had {current} replicas, above its cap of {allowed}; "
                     f"scaled to {allowed}.",
                 )
             )
@@ -335,31 +336,31 @@ def _conditions(
     now: datetime,
 ) -> list[Condition]:
     gen = service.generation
-    workload = service.spec.workload.name
+    workload = f"{service.spec.workload.kind} {service.spec.workload.name}"
     conds = list(previous)
     if not service.namespace_governed:
         found_reason, found_msg = (
             ConditionReason.NAMESPACE_NOT_GOVERNED,
             f"Namespace {service.namespace} is not governed, so nothing enforces this AIService and Airlock "
-            f"leaves Deployment {workload} alone; a platform admin marks it with: kubectl label namespace "
+            f"leaves {workload} alone; a platform admin marks it with: kubectl label namespace "
             f"{service.namespace} airlock.dev/governed=true",
         )
     elif claimed_by is not None:
         found_reason, found_msg = (
             ConditionReason.WORKLOAD_CLAIMED,
-            f"Deployment {workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
+            f"{workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
             f"a lower cap), so Airlock acts on {claimed_by} and admission applies both caps. One workload "
             "has one AIService: ask the platform team to delete one of the two.",
         )
     elif workload_found:
         found_reason, found_msg = (
             ConditionReason.FOUND,
-            f"Deployment {workload} is governed by this AIService.",
+            f"{workload} is governed by this AIService.",
         )
     else:
         found_reason, found_msg = (
             ConditionReason.WORKLOAD_NOT_FOUND,
-            f"Deployment {workload} does not exist in namespace {service.namespace}; create it or fix "
+            f"{workload} does not exist in namespace {service.namespace}; create it or fix "
             "spec.workload.name.",
         )
     conds = set_condition(
@@ -519,6 +520,7 @@ def plan_deletion(
     annotations: Mapping[str, str],
     stage: str | None,
     workload: Workload | None,
+    kind: str = "Deployment",
 ) -> DeletionPlan:
     """The Deployment loses its stage label (it is no longer governed, so no stage is true of it); a
     deletion that ends an engaged kill switch is recorded, since it lifts the hold on the Deployment."""
@@ -533,7 +535,7 @@ def plan_deletion(
             "Warning",
             "KillSwitchEndedByDeletion",
             f"AIService {name} was deleted while its kill switch was engaged "
-            f"({kill.reason or 'no reason given'}); Deployment {workload_name} is no longer governed by "
+            f"({kill.reason or 'no reason given'}); {kind} {workload_name} is no longer governed by "
             f"Airlock and stays at {replicas} replicas until someone scales it. Re-apply the AIService "
             "to cap it again.",
         )
@@ -577,7 +579,8 @@ def plan_invalid_service(
                     "Warning",
                     "KillSwitchEngaged",
                     f"Kill switch engaged{f' by {kill.by}' if kill.by else ''} "
-                    f"({kill.reason or 'no reason given'}); Deployment {workload_name} scaled from "
+                    f"({kill.reason or 'no reason given'}); {service.spec.workload.kind} {workload_name} "
+                    "scaled from "
                     f"{before if before is not None else 'unknown'} to 0 replicas.",
                 )
             )
