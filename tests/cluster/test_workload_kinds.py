@@ -8,7 +8,9 @@ that may write the workload and its scale subresource, not by cluster-admin.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from airlock_dev.admission_probe import wait_until_enforced
 from tests.cluster.helpers import aiservice, condition, events, status
-from tests.cluster.test_service_governance import Identity, identity
+from tests.cluster.test_service_governance import TEAM_RULES, Identity, identity
 from tests.conftest import Cluster, OperatorProcess, start_operator
 
 IMAGE = "registry.example/support-assistant:1.0"
@@ -271,11 +273,22 @@ def test_a_service_governs_only_the_kind_it_names_not_a_namesake_of_another_kind
     cluster.apply(other)
 
 
-def test_a_stored_service_without_kind_reads_as_a_deployment(cluster: Cluster, namespace: str) -> None:
+def test_a_stored_service_without_kind_reads_as_a_deployment_and_a_kind_change_is_a_re_pointing(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
     # Written as every AIService before workload kinds: only a name. The API server fills in the rest.
     cluster.apply(aiservice("bot", namespace, pilot=1))
     workload = cluster.get("aiservice", "bot", namespace)["spec"]["workload"]
     assert workload == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "bot"}
+    # Re-applied as written by a team without the platform's govern verb: not a re-pointing.
+    team = identity(cluster, namespace, tmp_path, "team", TEAM_RULES)
+    admitted, stderr = team.apply(cluster, aiservice("bot", namespace, pilot=1, owner="sam@example.com"))
+    assert admitted, stderr
+    # Changing the kind is re-pointing it, which the team may not do.
+    moved = aiservice("bot", namespace, pilot=1)
+    moved["spec"]["workload"] = {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "bot"}
+    admitted, stderr = team.apply(cluster, moved)
+    assert not admitted and "from workload Deployment bot to StatefulSet bot" in stderr, stderr
 
 
 @pytest.mark.parametrize(
@@ -317,6 +330,10 @@ def test_with_the_operator_up_every_write_above_the_pilot_cap_is_denied(
     )
     assert st["allowedReplicas"] == 1 and condition(st, "WorkloadFound")["status"] == "True"
     assert f"{kind.kind} bot is governed" in condition(st, "WorkloadFound")["message"]
+    wide = cluster.kubectl("get", "ais", "bot", "-n", namespace, "-o", "wide").stdout.splitlines()
+    starts = [m.start() for m in re.finditer(r"\S+", wide[0])] + [None]
+    row = {wide[0][a:b].strip(): wide[1][a:b].strip() for a, b in itertools.pairwise(starts)}
+    assert row["KIND"] == kind.kind and row["WORKLOAD"] == "bot" and row["STAGE"] == "Pilot", wide
     wait_until_enforced(cluster.local)
     who = team_for(kind)
     for write in WRITES:
