@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="Kinds of workload the operator watches, scales and labels; Deployment always.",
     )
 
+    hpas: bool = Field(
+        default=True,
+        description="Report on an HPA whose maxReplicas exceeds its workload's cap, with a Warning Event on "
+        "the HPA (the chart's autoscalers.horizontalPodAutoscalers: read-only RBAC on HPAs).",
+    )
     scaled_objects: bool = Field(
         default=False,
         description="Pause KEDA ScaledObjects of a killed workload (needs KEDA's CRDs and the chart's "

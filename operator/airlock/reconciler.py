@@ -22,7 +22,12 @@ from pydantic import ValidationError
 from airlock.config import Settings
 from airlock.inventory import Inventory
 from airlock.k8s import io
-from airlock.logic.autoscalers import ScaledObjectView, pause_patches
+from airlock.logic.autoscalers import (
+    AutoscalerView,
+    ScaledObjectView,
+    capped_autoscalers,
+    pause_patches,
+)
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
@@ -46,6 +51,7 @@ from airlock.models.common import Versions
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import (
+    NO_CAP,
     WORKLOAD_TYPES,
     AIServiceSpec,
     AIServiceStatus,
@@ -74,17 +80,21 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def service_view(body: Mapping[str, Any], namespace_governed: bool = True) -> ServiceView:
+def service_view(
+    body: Mapping[str, Any], namespace_governed: bool = True, kinds: Iterable[WorkloadKind] | None = None
+) -> ServiceView:
     """An AIService body from the API as a view the planner takes; raises ValidationError on bad data."""
     meta = body.get("metadata", {})
     status = body.get("status")
+    spec = AIServiceSpec.model_validate(body.get("spec") or {})
     return ServiceView(
         name=meta["name"],
         namespace=meta.get("namespace", ""),
         namespace_governed=namespace_governed,
+        kind_enabled=kinds is None or spec.workload.kind in set(kinds),
         generation=meta.get("generation"),
         annotations=dict(meta.get("annotations") or {}),
-        spec=AIServiceSpec.model_validate(body.get("spec") or {}),
+        spec=spec,
         status=_lenient_status(AIServiceStatus, status),
     )
 
@@ -284,6 +294,7 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
     if (
         not isinstance(workload_name, str)
         or kind is None
+        or kind.kind not in rt.settings.workload_kinds
         or rt.claimant(key[0], workload_name, kind.kind) is not None
     ):
         return  # another AIService governs it now (or never a workload): leave it to that one
@@ -417,7 +428,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     body = current
     version = (body.get("metadata") or {}).get("resourceVersion")
     try:
-        view = service_view(body, rt.governed(key[0]))
+        view = service_view(body, rt.governed(key[0]), rt.settings.workload_kinds)
     except ValidationError as exc:
         # The CRD schema refuses what the models refuse, so this is an object stored before an upgrade.
         log.error(
@@ -430,7 +441,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.
     deployment = (
         io.read_workload(rt.clients, view.spec.workload.type, view.namespace, view.spec.workload.name)
-        if view.namespace_governed
+        if view.namespace_governed and view.kind_enabled
         else None
     )
     workload = None
@@ -452,8 +463,8 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
         claimed_by=rt.claimant(view.namespace, view.spec.workload.name, view.spec.workload.kind),
     )
     _apply(rt, view, body, plan, version)
-    if rt.settings.scaled_objects and view.namespace_governed and workload is not None:
-        _pause_scaled_objects(rt, view, plan.status.stage is Stage.KILLED)
+    if view.namespace_governed and workload is not None:
+        _govern_autoscalers(rt, view, plan)
     if plan.requeue_at is not None:
         rt.due[key] = plan.requeue_at
     else:
@@ -474,20 +485,99 @@ def scaled_object_view(body: Mapping[str, Any]) -> ScaledObjectView:
     )
 
 
-def _pause_scaled_objects(rt: Runtime, view: ServiceView, killed: bool) -> None:
-    """Pauses the KEDA ScaledObjects that scale a killed workload; unpauses what Airlock paused."""
-    objects = [scaled_object_view(b) for b in io.list_scaled_objects(rt.clients, view.namespace)]
+def _govern_autoscalers(rt: Runtime, view: ServiceView, plan: Plan) -> None:
+    """The autoscalers of the governed workload: KEDA ScaledObjects paused while it is killed (and unpaused
+    after), and a Warning Event on each HPA or ScaledObject whose maximum is above the cap, once per cap
+    and maximum, where `kubectl describe` shows it."""
+    if not (rt.settings.hpas or rt.settings.scaled_objects):
+        return
     ref = view.spec.workload
-    for name, patch in pause_patches(view.name, killed, ref.kind.value, ref.name, objects):
-        io.patch_scaled_object_annotations(rt.clients, view.namespace, name, patch, rt.settings.field_manager)
-        log.info(
-            "AIService %s/%s: %s ScaledObject %s",
-            view.namespace,
-            view.name,
-            "paused" if killed else "unpaused",
-            name,
-            extra={"k8s_ref": _ref(service_model.KIND, (view.namespace, view.name)), "reason": "Paused"},
+    killed = plan.status.stage is Stage.KILLED
+    autoscalers: list[AutoscalerView] = []
+    involved: dict[str, dict[str, Any]] = {}
+    if rt.settings.scaled_objects:
+        objects = io.list_scaled_objects(rt.clients, view.namespace)
+        views = [scaled_object_view(b) for b in objects]
+        for name, patch in pause_patches(view.name, killed, ref.kind.value, ref.name, views):
+            io.patch_scaled_object_annotations(
+                rt.clients, view.namespace, name, patch, rt.settings.field_manager
+            )
+            log.info(
+                "AIService %s/%s: %s ScaledObject %s",
+                view.namespace,
+                view.name,
+                "paused" if killed else "unpaused",
+                name,
+                extra={"k8s_ref": _ref(service_model.KIND, (view.namespace, view.name)), "reason": "Paused"},
+            )
+        for b in objects:
+            maximum = (b.get("spec") or {}).get("maxReplicaCount", KEDA_DEFAULT_MAX)
+            autoscalers.append(_autoscaler_view(b, "ScaledObject", maximum))
+            involved[f"ScaledObject/{_name(b)}"] = _involved(b, "keda.sh/v1alpha1", "ScaledObject")
+    if rt.settings.hpas:
+        for b in io.list_hpas(rt.clients, view.namespace):
+            autoscalers.append(
+                _autoscaler_view(b, "HorizontalPodAutoscaler", (b.get("spec") or {}).get("maxReplicas"))
+            )
+            involved[f"HorizontalPodAutoscaler/{_name(b)}"] = _involved(
+                b, "autoscaling/v2", "HorizontalPodAutoscaler"
+            )
+    allowed = plan.status.allowed_replicas
+    reports = capped_autoscalers(
+        service=view.name,
+        namespace=view.namespace,
+        stage=plan.status.stage.value if plan.status.stage else None,
+        blocking=plan.status.blocking,
+        killed=killed,
+        cap=allowed if allowed is not None else NO_CAP,
+        workload_kind=ref.kind.value,
+        workload_name=ref.name,
+        autoscalers=autoscalers,
+    )
+    for report in reports:
+        a = report.autoscaler
+        digest = hashlib.sha256(f"{a.uid}/{report.cap}/{a.maximum}/{killed}".encode()).hexdigest()[:16]
+        _announce(
+            rt,
+            service_model.KIND,
+            (view.namespace, view.name),
+            involved[f"{a.kind}/{a.name}"],
+            "Warning",
+            "CappedByAirlock",
+            report.message,
+            name=f"{a.name[:200]}.capped-by-airlock.{digest}",
         )
+
+
+KEDA_DEFAULT_MAX = 100  # a ScaledObject without maxReplicaCount, as KEDA reads it
+
+
+def _name(body: Mapping[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("name", ""))
+
+
+def _involved(body: Mapping[str, Any], api_version: str, kind: str) -> dict[str, Any]:
+    meta = body.get("metadata") or {}
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "uid": meta.get("uid"),
+    }
+
+
+def _autoscaler_view(body: Mapping[str, Any], kind: str, maximum: Any) -> AutoscalerView:
+    meta = body.get("metadata") or {}
+    ref = (body.get("spec") or {}).get("scaleTargetRef") or {}
+    return AutoscalerView(
+        kind=kind,
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        target_kind=ref.get("kind") or WorkloadKind.DEPLOYMENT.value,
+        target_name=ref.get("name") or "",
+        maximum=maximum if isinstance(maximum, int) else 0,
+    )
 
 
 def _reconcile_invalid(
@@ -497,7 +587,13 @@ def _reconcile_invalid(
     meta = body.get("metadata") or {}
     ref = (body.get("spec") or {}).get("workload") or {}
     name, kind = ref.get("name"), _workload_type(ref)
-    if not isinstance(name, str) or not name or kind is None or not rt.governed(key[0]):
+    if (
+        not isinstance(name, str)
+        or not name
+        or kind is None
+        or kind.kind not in rt.settings.workload_kinds
+        or not rt.governed(key[0])
+    ):
         return None
     view = ServiceView(
         name=key[1],

@@ -10,6 +10,7 @@ ScaledObject; the restore brings the replicas back and unpauses only what Airloc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -326,3 +327,41 @@ def test_as_the_chart_s_service_account_the_kill_switch_stops_each_kind_and_paus
     _release(cluster, namespace)
     cluster.wait_for(lambda: replicas_of(cluster, kind, namespace, "bot") == 2, what="the restore to 2")
     cluster.wait_for(lambda: _annotations(cluster, namespace, "bot") == {}, what="the ScaledObject unpaused")
+
+
+def _capped_events(cluster: Cluster, ns: str, kind: str, name: str) -> list[dict[str, Any]]:
+    out = cluster.kubectl(
+        "get", "events", "-n", ns, "-o", "json",
+        f"--field-selector=involvedObject.kind={kind},involvedObject.name={name},reason=CappedByAirlock",
+    ).stdout  # fmt: skip
+    items: list[dict[str, Any]] = json.loads(out)["items"]
+    return items
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_with_the_operator_up_an_autoscaler_above_the_cap_gets_a_warning_event_on_itself_once(
+    cluster: Cluster, namespace: str, operator_with_autoscalers: OperatorProcess, kind: Kind
+) -> None:
+    _governed(cluster, kind, namespace)
+    cluster.wait_for(lambda: status(cluster, namespace, "bot").get("stage") == "Pilot", what="a first status")
+    cluster.apply(hpa("bot", namespace, kind, "bot", 10))
+    cluster.apply(scaled_object("bot", namespace, kind, "bot", None))
+    cluster.apply(hpa("within", namespace, kind, "bot", 1))
+    for autoscaler, maximum in (("HorizontalPodAutoscaler", 10), ("ScaledObject", 100)):
+        (event,) = cluster.wait_for(
+            lambda a=autoscaler: _capped_events(cluster, namespace, a, "bot"),
+            what=f"an Event on the {autoscaler}",
+        )
+        assert event["type"] == "Warning", event
+        assert event["message"].startswith(
+            f"Airlock: {autoscaler} bot scales {kind.kind} bot, which may run at most 1 replicas "
+            f"(its maximum is {maximum}; scale-ups above the cap are denied) because AIService bot is Pilot"
+        ), event["message"]
+    assert "CappedByAirlock" in cluster.kubectl("describe", "hpa", "bot", "-n", namespace).stdout
+    # Another pass (a spec change, awaited through observedGeneration) records nothing new.
+    cluster.kubectl("patch", "ais", "bot", "-n", namespace, "--type=merge", "-p", '{"spec":{"owner":"sam"}}')
+    cluster.wait_for(
+        lambda: status(cluster, namespace, "bot").get("observedGeneration") == 2, what="a second pass"
+    )
+    assert len(_capped_events(cluster, namespace, "HorizontalPodAutoscaler", "bot")) == 1
+    assert _capped_events(cluster, namespace, "HorizontalPodAutoscaler", "within") == []

@@ -23,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from airlock_dev.admission_probe import wait_until_enforced
 from tests.cluster.helpers import aiservice, condition, events, status
+from tests.cluster.test_kubectl_plugin import plugin
 from tests.cluster.test_service_governance import TEAM_RULES, Identity, identity
 from tests.conftest import Cluster, OperatorProcess, start_operator
 
@@ -460,3 +461,42 @@ def test_the_kill_switch_holds_a_rollout_in_the_middle_of_a_canary(
     admitted, message = merge_patch(cluster, who, ROLLOUT, namespace, "bot", 3)
     assert not admitted and "kill switch of AIService bot is engaged" in message, message
     assert replicas_of(cluster, ROLLOUT, namespace, "bot") == 0
+
+
+@pytest.mark.parametrize("kind", [STATEFUL_SET, ROLLOUT], ids=lambda k: k.kind)
+def test_kubectl_airlock_explains_kills_and_restores_each_kind_by_its_own_name(
+    cluster: Cluster, namespace: str, operator_all_kinds: OperatorProcess, kind: Kind
+) -> None:
+    _governed(cluster, kind, namespace, "bot", replicas=2, pilot=3)
+    cluster.wait_for(lambda: status(cluster, namespace, "bot").get("stage") == "Pilot", what="a first status")
+    explained = plugin(cluster, "explain", "bot", "-n", namespace)
+    assert explained.returncode == 0 and f"{kind.kind}:" in explained.stdout, explained.stdout
+    assert "bot (2 replicas)" in explained.stdout, explained.stdout
+    killed = plugin(cluster, "kill", "bot", "-n", namespace, "--reason", "INC-7")
+    assert killed.returncode == 0 and f"{kind.kind} bot" in killed.stdout, killed.stdout + killed.stderr
+    assert replicas_of(cluster, kind, namespace, "bot") == 0
+    table = plugin(cluster, "status", "-n", namespace)
+    assert table.returncode == 0 and "Killed" in table.stdout, table.stdout
+    restored = plugin(cluster, "restore", "bot", "-n", namespace)
+    assert restored.returncode == 0 and f"{kind.kind} bot restored to 2 replicas" in restored.stdout, (
+        restored.stdout + restored.stderr
+    )
+
+
+def test_an_operator_without_rollouts_enabled_leaves_a_rollout_to_admission_and_says_so(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    # The operator's default settings, as the chart's default values: Deployments and StatefulSets only.
+    _governed(cluster, ROLLOUT, namespace, "bot", replicas=1, pilot=1)
+    found = cluster.wait_for(
+        lambda: condition(status(cluster, namespace, "bot"), "WorkloadFound"),
+        what="a WorkloadFound condition",
+    )
+    assert found["status"] == "False" and found["reason"] == "KindNotEnabled", found
+    assert "does not govern Rollouts" in found["message"], found
+    assert "airlock.dev/stage" not in (
+        cluster.get(ROLLOUT.ref, "bot", namespace)["metadata"].get("labels") or {}
+    )
+    denied = cluster.kubectl("scale", ROLLOUT.ref, "bot", "-n", namespace, "--replicas=5", check=False)
+    assert denied.returncode != 0 and "Rollout bot may run at most 1 replicas" in denied.stderr, denied.stderr
+    assert 'rollouts.argoproj.io "bot"' not in operator.log(), "the operator read a kind it does not govern"

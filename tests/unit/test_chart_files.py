@@ -419,27 +419,35 @@ def _env(docs: list[dict[str, Any]]) -> dict[str, str]:
     return {e["name"]: e.get("value", "") for e in container["env"]}
 
 
-def test_by_default_the_operator_may_touch_deployments_and_statefulsets_but_no_rollouts_or_scaled_objects(
+def test_by_default_the_operator_may_touch_deployments_and_statefulsets_read_hpas_and_nothing_else(
     helm: Path,
 ) -> None:
     docs = render(helm)
     rules = _operator_rules(docs)
     assert {"deployments", "deployments/scale", "statefulsets", "statefulsets/scale"} <= rules["apps"]
     assert "argoproj.io" not in rules and "keda.sh" not in rules
-    assert "autoscaling" not in rules, "the operator never writes an HPA"
+    assert rules["autoscaling"] == {"horizontalpodautoscalers"}
+    role = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-operator"))
+    hpa_verbs = {v for r in role["rules"] if "autoscaling" in r["apiGroups"] for v in r["verbs"]}
+    assert hpa_verbs == {"get", "list", "watch"}, "the operator never writes an HPA"
     env = _env(docs)
     assert (
         env["AIRLOCK_WORKLOAD_KINDS"] == "Deployment,StatefulSet" and env["AIRLOCK_SCALED_OBJECTS"] == "false"
     )
+    assert env["AIRLOCK_HPAS"] == "true"
 
 
 def test_each_kind_s_switch_grants_exactly_that_kind(helm: Path) -> None:
     docs = render(
-        helm, "workloads.statefulSets=false", "workloads.rollouts=true", "autoscalers.scaledObjects=true"
+        helm,
+        "workloads.statefulSets=false",
+        "workloads.rollouts=true",
+        "autoscalers.scaledObjects=true",
+        "autoscalers.horizontalPodAutoscalers=false",
     )
     rules = _operator_rules(docs)
     assert not {"statefulsets", "statefulsets/scale"} & rules["apps"]
     assert rules["argoproj.io"] == {"rollouts", "rollouts/scale"}
-    assert rules["keda.sh"] == {"scaledobjects"}
+    assert rules["keda.sh"] == {"scaledobjects"} and "autoscaling" not in rules
     env = _env(docs)
     assert env["AIRLOCK_WORKLOAD_KINDS"] == "Deployment,Rollout" and env["AIRLOCK_SCALED_OBJECTS"] == "true"

@@ -99,10 +99,17 @@ app.kubernetes.io/component: operator
     resources: ["rollouts/scale"]
     verbs: ["get", "patch"]
   {{- end }}
+  {{- if .Values.autoscalers.horizontalPodAutoscalers }}
+  # An HPA whose maxReplicas exceeds its workload's cap gets a Warning Event saying so
+  # (autoscalers.horizontalPodAutoscalers). Read only: the operator never writes an HPA.
+  - apiGroups: ["autoscaling"]
+    resources: ["horizontalpodautoscalers"]
+    verbs: ["get", "list", "watch"]
+  {{- end }}
   {{- if .Values.autoscalers.scaledObjects }}
   # The kill switch pauses KEDA ScaledObjects that scale a governed workload, with KEDA's
   # autoscaling.keda.sh/paused-replicas annotation, and the restore unpauses what it paused
-  # (autoscalers.scaledObjects; needs KEDA's CRDs). HPAs need no rule: the operator never writes them.
+  # (autoscalers.scaledObjects; needs KEDA's CRDs); one above the cap gets a Warning Event like an HPA.
   - apiGroups: ["keda.sh"]
     resources: ["scaledobjects"]
     verbs: ["get", "list", "watch", "patch"]

@@ -43,7 +43,7 @@ def run_main(args: argparse.Namespace) -> int:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=metrics.registry)
     handlers.register_workload_handlers(settings.workload_kinds)
-    handlers.register_autoscaler_handlers(settings.scaled_objects)
+    handlers.register_autoscaler_handlers(settings.hpas, settings.scaled_objects)
     runtime = Runtime(clients=Clients(load_api_client()), settings=settings, metrics=metrics)
     kopf.run(
         clusterwide=not settings.namespaces,

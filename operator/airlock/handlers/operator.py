@@ -138,19 +138,23 @@ def register_workload_handlers(kinds: Iterable[WorkloadKind]) -> None:
         kopf.on.event(wt.group, wt.version, wt.plural, id=kind.value.lower())(on_workload)
 
 
-def register_autoscaler_handlers(scaled_objects: bool) -> None:
-    """Watches KEDA ScaledObjects when the settings say KEDA is there: one created while its workload is
-    killed is paused at once, not at the next resync."""
-    if not scaled_objects:
-        return
+def register_autoscaler_handlers(hpas: bool, scaled_objects: bool) -> None:
+    """Watches HPAs and KEDA ScaledObjects as the settings enable: one created above the cap is reported,
+    and a ScaledObject created while its workload is killed is paused, at once rather than at the resync."""
+    if hpas:
+        kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", id="hpa")(_on_autoscaler)
+    if scaled_objects:
+        kopf.on.event("keda.sh", "v1alpha1", "scaledobjects", id="scaledobject")(_on_autoscaler)
 
-    @kopf.on.event("keda.sh", "v1alpha1", "scaledobjects", id="scaledobject")
-    def on_scaled_object(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
-        so = reconciler.scaled_object_view(_plain(body))
-        rt = _runtime(memo)
-        owner = rt.claimant(namespace or "", so.target_name, so.target_kind)
-        if owner is not None:
-            reconciler.reconcile_service_or_retry(rt, (namespace or "", owner))
+
+def _on_autoscaler(type: str, body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+    if type == "DELETED":
+        return
+    target = reconciler.scaled_object_view(_plain(body))  # the same scaleTargetRef on both kinds
+    rt = _runtime(memo)
+    owner = rt.claimant(namespace or "", target.target_name, target.target_kind)
+    if owner is not None:
+        reconciler.reconcile_service_or_retry(rt, (namespace or "", owner))
 
 
 def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.Body) -> None:

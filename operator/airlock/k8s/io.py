@@ -275,6 +275,21 @@ def patch_workload_metadata(
 
 
 KEDA = ("keda.sh", "v1alpha1", "scaledobjects")
+HPA = ("autoscaling", "v2", "horizontalpodautoscalers")
+
+
+def list_hpas(clients: Clients, namespace: str) -> list[dict[str, Any]]:
+    """Every HorizontalPodAutoscaler in `namespace` (autoscaling/v2)."""
+    resp: Any = _call(
+        clients,
+        clients.custom.list_namespaced_custom_object,
+        *HPA[:2],
+        namespace,
+        HPA[2],
+        _preload_content=False,
+    )
+    items: list[dict[str, Any]] = json.loads(resp.data).get("items") or []
+    return items
 
 
 def list_scaled_objects(clients: Clients, namespace: str) -> list[dict[str, Any]]:

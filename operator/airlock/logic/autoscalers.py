@@ -48,3 +48,59 @@ def pause_patches(
         elif not killed and ours:
             patches.append((so.name, {PAUSED_REPLICAS_ANNOTATION: None, PAUSED_BY_ANNOTATION: None}))
     return patches
+
+
+@dataclass(frozen=True)
+class AutoscalerView:
+    """An HPA or a ScaledObject as the report sees it: what it scales and the most it would ask for."""
+
+    kind: str  # HorizontalPodAutoscaler or ScaledObject
+    name: str
+    uid: str
+    target_kind: str
+    target_name: str
+    maximum: int
+
+
+@dataclass(frozen=True)
+class AutoscalerReport:
+    """A Warning Event for an autoscaler whose maximum is above its workload's cap."""
+
+    autoscaler: AutoscalerView
+    cap: int
+    message: str
+
+
+def capped_autoscalers(
+    *,
+    service: str,
+    namespace: str,
+    stage: str | None,
+    blocking: str | None,
+    killed: bool,
+    cap: int,
+    workload_kind: str,
+    workload_name: str,
+    autoscalers: Sequence[AutoscalerView],
+) -> list[AutoscalerReport]:
+    """The autoscalers of the workload that would ask for more than the cap, each with the sentence the
+    admission policy warns with, so the team reads the same reason on the autoscaler itself."""
+    if cap < 0:
+        return []
+    if killed:
+        why = f"the kill switch of AIService {service} is engaged"
+    else:
+        why = f"AIService {service} is {stage or 'not yet evaluated'}"
+        if blocking:
+            why += f"; blocking gates: {blocking}"
+    reports = []
+    for a in sorted(autoscalers, key=lambda a: (a.kind, a.name)):
+        if a.target_kind != workload_kind or a.target_name != workload_name or a.maximum <= cap:
+            continue
+        message = (
+            f"Airlock: {a.kind} {a.name} scales {workload_kind} {workload_name}, which may run at most {cap} "
+            f"replicas (its maximum is {a.maximum}; scale-ups above the cap are denied) because {why}; "
+            f"see: kubectl airlock explain {service} -n {namespace}"
+        )
+        reports.append(AutoscalerReport(a, cap, message))
+    return reports

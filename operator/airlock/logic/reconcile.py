@@ -72,6 +72,9 @@ class ServiceView:
     # Whether the namespace carries airlock.dev/governed: "true". Outside governed namespaces admission
     # enforces nothing, so the operator leaves the Deployment alone and says so.
     namespace_governed: bool = True
+    # Whether this operator governs the workload's kind (its settings, the chart's workloads.* switches):
+    # one it does not is still capped by admission, but never read, scaled or labelled.
+    kind_enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def plan_service(
     spec = service.spec
     kill = parse_kill_switch(service.annotations, now)
     claimed = _workload_claimed(claimed_by, service.name)
-    if claimed or not service.namespace_governed:
+    if claimed or not service.namespace_governed or not service.kind_enabled:
         workload = None  # never act on a Deployment another AIService governs, or outside governed namespaces
     current = workload.replicas if workload is not None else None
 
@@ -344,6 +347,13 @@ def _conditions(
             f"Namespace {service.namespace} is not governed, so nothing enforces this AIService and Airlock "
             f"leaves {workload} alone; a platform admin marks it with: kubectl label namespace "
             f"{service.namespace} airlock.dev/governed=true",
+        )
+    elif not service.kind_enabled:
+        found_reason, found_msg = (
+            ConditionReason.KIND_NOT_ENABLED,
+            f"This Airlock operator does not govern {service.spec.workload.kind}s, so it leaves {workload} "
+            "alone: admission still caps it and holds the kill switch, but nothing labels it, backs the cap "
+            "up or scales it to 0. Ask the platform team to turn the kind on (chart values workloads.*).",
         )
     elif claimed_by is not None:
         found_reason, found_msg = (
