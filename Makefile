@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## install Python dependencies into .venv
 
-control-plane: ## build etcd, kube-apiserver, kubectl, helm and promtool from Go modules (cached by version)
+control-plane: ## build etcd, kube-apiserver, kubectl, helm and promtool from Go modules, fetch the Argo Rollouts and KEDA CRDs (cached by version)
 	@bash hack/build-control-plane.sh >/dev/null
+	@bash hack/fetch-crds.sh >/dev/null
 	@bash hack/build-helm.sh >/dev/null
 	@bash hack/build-promtool.sh >/dev/null
 
@@ -39,6 +40,7 @@ demo-gitops: venv control-plane argocd ## the same story through a real Argo CD 
 
 test: venv control-plane argocd eval-tools ## run every test, including those on the real API server
 	AIRLOCK_CONTROL_PLANE_BIN=$$(bash hack/build-control-plane.sh) \
+	AIRLOCK_WORKLOAD_CRDS="$$(bash hack/fetch-crds.sh | paste -sd:)" \
 	AIRLOCK_EVAL_TOOLS_BIN=$$(bash hack/install-eval-tools.sh 2>/dev/null) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv eval-tools ## only the tests that need no cluster (helm renders the chart, promtool tests the alerts, Inspect AI and promptfoo run)

@@ -150,6 +150,40 @@ def _install_admission(cluster: Cluster) -> None:
     wait_until_enforced(cluster.local)
 
 
+def workload_crd_files() -> list[Path]:
+    """The CRDs of Argo Rollouts (Rollout) and KEDA (ScaledObject), from the projects' own Go modules at the
+    versions in hack/versions.env (hack/fetch-crds.sh; `make test` passes them in AIRLOCK_WORKLOAD_CRDS).
+    A test that needs them fails, never skips, when they cannot be had."""
+    listed = os.environ.get("AIRLOCK_WORKLOAD_CRDS", "")
+    if not listed:
+        fetched = subprocess.run(
+            ["bash", str(ROOT / "hack" / "fetch-crds.sh")], capture_output=True, text=True, check=False
+        )
+        if fetched.returncode != 0:
+            raise AssertionError(f"hack/fetch-crds.sh failed: {fetched.stderr.strip()}")
+        listed = ":".join(fetched.stdout.split())
+    files = [Path(p) for p in listed.split(":") if p]
+    missing = [str(f) for f in files if not f.is_file()]
+    if not files or missing:
+        raise AssertionError(
+            f"the Argo Rollouts and KEDA CRDs are missing ({missing}); run hack/fetch-crds.sh"
+        )
+    return files
+
+
+@pytest.fixture(scope="session")
+def workload_crds(cluster: Cluster) -> list[str]:
+    """Installs the Rollout and ScaledObject CRDs on the session's cluster (their controllers do not run:
+    what matters is what the API server admits); returns the CRD names."""
+    names = []
+    for path in workload_crd_files():
+        # Server-side: the Rollout CRD is too large for the last-applied annotation of a client-side apply.
+        cluster.kubectl("apply", "--server-side", "--field-manager=airlock-tests", "-f", str(path))
+        names.append(yaml.safe_load(path.read_text())["metadata"]["name"])
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{n}" for n in names))
+    return names
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     bin_dir = find_binaries()

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from airlock.models.service import WorkloadKind
+
 
 class Settings(BaseSettings):
     """Settings of `airlock run`. Environment variables are AIRLOCK_<NAME>; flags override them."""
@@ -33,6 +35,35 @@ class Settings(BaseSettings):
     verbose: bool = Field(default=False, description="Debug logging.")
     field_manager: str = Field(default="airlock-operator", min_length=1, max_length=128)
     workers: int = Field(default=8, ge=1, le=256, description="Threads that run reconciles.")
+    # Only the kinds whose CRDs exist and whose RBAC the chart grants (its workloads.* values): watching a
+    # kind the API server does not serve, or may not be listed, would fail the operator's start.
+    workload_kinds: Annotated[list[WorkloadKind], NoDecode] = Field(
+        default_factory=lambda: [WorkloadKind.DEPLOYMENT, WorkloadKind.STATEFUL_SET],
+        description="Kinds of workload the operator watches, scales and labels; Deployment always.",
+    )
+
+    hpas: bool = Field(
+        default=True,
+        description="Report on an HPA whose maxReplicas exceeds its workload's cap, with a Warning Event on "
+        "the HPA (the chart's autoscalers.horizontalPodAutoscalers: read-only RBAC on HPAs).",
+    )
+    scaled_objects: bool = Field(
+        default=False,
+        description="Pause KEDA ScaledObjects of a killed workload (needs KEDA's CRDs and the chart's "
+        "autoscalers.scaledObjects RBAC).",
+    )
+
+    @field_validator("workload_kinds", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                value = json.loads(value)
+            else:
+                value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and WorkloadKind.DEPLOYMENT.value not in value:
+            value = [WorkloadKind.DEPLOYMENT.value, *value]
+        return value
 
     @field_validator("namespaces", mode="before")
     @classmethod

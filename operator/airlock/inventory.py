@@ -18,6 +18,7 @@ Key = tuple[str, str]  # (namespace, name)
 Body = dict[str, Any]
 
 KINDS = ("services", "packets", "policies", "namespaces")
+DEFAULT_KIND = "Deployment"
 
 
 def _key(body: Mapping[str, Any]) -> Key:
@@ -36,9 +37,11 @@ def slim(body: Mapping[str, Any]) -> Body:
     return {"metadata": meta, "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}
 
 
-def _workload(body: Mapping[str, Any]) -> str | None:
-    name = ((body.get("spec") or {}).get("workload") or {}).get("name")
-    return name if isinstance(name, str) else None
+def _workload(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the workload an AIService names; the kind defaults to Deployment, as in the CRD."""
+    ref = (body.get("spec") or {}).get("workload") or {}
+    name, kind = ref.get("name"), ref.get("kind") or DEFAULT_KIND
+    return (kind, name) if isinstance(name, str) and isinstance(kind, str) else None
 
 
 class Inventory:
@@ -49,7 +52,7 @@ class Inventory:
         self._lock = threading.Lock()
         self._objects: dict[str, dict[Key, Body]] = {kind: {} for kind in KINDS}
         self._by_namespace: dict[str, dict[str, set[str]]] = {kind: {} for kind in KINDS}
-        self._by_workload: dict[Key, set[str]] = {}
+        self._by_workload: dict[tuple[str, str, str], set[str]] = {}
 
     # ---- bookkeeping, under the lock -----------------------------------------------------------------
     def _add(self, kind: str, key: Key, item: Body) -> None:
@@ -58,7 +61,7 @@ class Inventory:
         self._by_namespace[kind].setdefault(key[0], set()).add(key[1])
         workload = _workload(item) if kind == "services" else None
         if workload is not None:
-            self._by_workload.setdefault((key[0], workload), set()).add(key[1])
+            self._by_workload.setdefault((key[0], *workload), set()).add(key[1])
 
     def _remove(self, kind: str, key: Key) -> None:
         old = self._objects[kind].pop(key, None)
@@ -69,7 +72,7 @@ class Inventory:
             names.discard(key[1])
         workload = _workload(old) if kind == "services" else None
         if workload is not None:
-            claim = self._by_workload.get((key[0], workload))
+            claim = self._by_workload.get((key[0], *workload))
             if claim is not None:
                 claim.discard(key[1])
 
@@ -122,7 +125,8 @@ class Inventory:
             body = self._objects[kind].get(key)
             return dict(((body or {}).get("metadata") or {}).get("labels") or {})
 
-    def claimants(self, namespace: str, workload: str) -> list[str]:
-        """Names of the AIServices in `namespace` whose spec.workload.name is `workload`, sorted."""
+    def claimants(self, namespace: str, workload: str, kind: str = DEFAULT_KIND) -> list[str]:
+        """Names of the AIServices in `namespace` whose spec.workload is the `kind` named `workload`, sorted:
+        a StatefulSet and a Deployment of the same name are two workloads."""
         with self._lock:
-            return sorted(self._by_workload.get((namespace, workload), ()))
+            return sorted(self._by_workload.get((namespace, kind, workload), ()))

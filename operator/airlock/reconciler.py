@@ -22,6 +22,12 @@ from pydantic import ValidationError
 from airlock.config import Settings
 from airlock.inventory import Inventory
 from airlock.k8s import io
+from airlock.logic.autoscalers import (
+    AutoscalerView,
+    ScaledObjectView,
+    capped_autoscalers,
+    pause_patches,
+)
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
@@ -45,7 +51,16 @@ from airlock.models.base import API_VERSION, GOVERNED_LABEL, GOVERNED_VALUE
 from airlock.models.common import Versions
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
-from airlock.models.service import AIServiceSpec, AIServiceStatus, WorkloadRef
+from airlock.models.service import (
+    NO_CAP,
+    WORKLOAD_TYPES,
+    AIServiceSpec,
+    AIServiceStatus,
+    Stage,
+    WorkloadKind,
+    WorkloadRef,
+    WorkloadType,
+)
 
 log = logging.getLogger("airlock")
 
@@ -65,17 +80,21 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def service_view(body: Mapping[str, Any], namespace_governed: bool = True) -> ServiceView:
+def service_view(
+    body: Mapping[str, Any], namespace_governed: bool = True, kinds: Iterable[WorkloadKind] | None = None
+) -> ServiceView:
     """An AIService body from the API as a view the planner takes; raises ValidationError on bad data."""
     meta = body.get("metadata", {})
     status = body.get("status")
+    spec = AIServiceSpec.model_validate(body.get("spec") or {})
     return ServiceView(
         name=meta["name"],
         namespace=meta.get("namespace", ""),
         namespace_governed=namespace_governed,
+        kind_enabled=kinds is None or spec.workload.kind in set(kinds),
         generation=meta.get("generation"),
         annotations=dict(meta.get("annotations") or {}),
-        spec=AIServiceSpec.model_validate(body.get("spec") or {}),
+        spec=spec,
         status=_lenient_status(AIServiceStatus, status),
     )
 
@@ -199,15 +218,25 @@ class Runtime:
                 )
         return sorted(out, key=lambda p: p[0])
 
-    def claimant(self, namespace: str, workload: str) -> str | None:
-        """The AIService the operator acts on for `workload`: the strictest of those naming it."""
+    def claimant(self, namespace: str, workload: str, kind: str = "Deployment") -> str | None:
+        """The AIService the operator acts on for the `kind` named `workload`: the strictest of those
+        naming it."""
         claims = []
-        for name in self.inventory.claimants(namespace, workload):
+        for name in self.inventory.claimants(namespace, workload, kind):
             body = self.inventory.get("services", (namespace, name))
             if body is not None:
                 claims.append(claim_of(name, body))
         chosen = strictest_claim(claims)
         return chosen.name if chosen is not None else None
+
+
+def _workload_type(ref: Mapping[str, Any]) -> WorkloadType | None:
+    """The kind an AIService's spec.workload names (Deployment when it names none); None if unsupported."""
+    kind = ref.get("kind") or WorkloadKind.DEPLOYMENT.value
+    try:
+        return WORKLOAD_TYPES[WorkloadKind(kind)]
+    except ValueError:
+        return None
 
 
 def claim_of(name: str, body: Mapping[str, Any]) -> Claim:
@@ -264,11 +293,18 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
     kill switch is recorded as an Event on the Deployment. Failures are logged: nothing retries a
     deletion, and the Deployment is no longer Airlock's to converge."""
     meta = body.get("metadata") or {}
-    workload_name = ((body.get("spec") or {}).get("workload") or {}).get("name")
-    if not isinstance(workload_name, str) or rt.claimant(key[0], workload_name) is not None:
+    ref = (body.get("spec") or {}).get("workload") or {}
+    workload_name = ref.get("name")
+    kind = _workload_type(ref)
+    if (
+        not isinstance(workload_name, str)
+        or kind is None
+        or kind.kind not in rt.settings.workload_kinds
+        or rt.claimant(key[0], workload_name, kind.kind) is not None
+    ):
         return  # another AIService governs it now (or never a workload): leave it to that one
     try:
-        deployment = io.read_deployment(rt.clients, key[0], workload_name)
+        deployment = io.read_workload(rt.clients, kind, key[0], workload_name)
         workload = None
         if deployment is not None:
             dmeta = deployment.get("metadata", {})
@@ -282,15 +318,16 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
             dict(meta.get("annotations") or {}),
             (body.get("status") or {}).get("stage"),
             workload,
+            kind.kind,
         )
         if plan.metadata is not None:
-            io.patch_deployment_metadata(
-                rt.clients, key[0], workload_name, plan.metadata, rt.settings.field_manager
+            io.patch_workload_metadata(
+                rt.clients, kind, key[0], workload_name, plan.metadata, rt.settings.field_manager
             )
         if plan.event is not None and deployment is not None:
             involved = {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
+                "apiVersion": kind.api_version,
+                "kind": kind.kind.value,
                 "name": workload_name,
                 "namespace": key[0],
                 "uid": deployment.get("metadata", {}).get("uid"),
@@ -301,8 +338,9 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
             rt.metrics.count_event(plan.event.reason)
     except Exception as exc:  # a deletion is seen once; say what was not done instead of retrying
         log.warning(
-            "AIService %s/%s deleted; could not update Deployment %s (%s: %s)",
+            "AIService %s/%s deleted; could not update %s %s (%s: %s)",
             *key,
+            kind.kind,
             workload_name,
             type(exc).__name__,
             _short(exc),
@@ -401,7 +439,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     body = current
     version = (body.get("metadata") or {}).get("resourceVersion")
     try:
-        view = service_view(body, rt.governed(key[0]))
+        view = service_view(body, rt.governed(key[0]), rt.settings.workload_kinds)
     except ValidationError as exc:
         # The CRD schema refuses what the models refuse, so this is an object stored before an upgrade.
         log.error(
@@ -413,8 +451,8 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
         return _reconcile_invalid(rt, key, body, version, _validation_summary(exc))
     # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.
     deployment = (
-        io.read_deployment(rt.clients, view.namespace, view.spec.workload.name)
-        if view.namespace_governed
+        io.read_workload(rt.clients, view.spec.workload.type, view.namespace, view.spec.workload.name)
+        if view.namespace_governed and view.kind_enabled
         else None
     )
     workload = None
@@ -433,9 +471,11 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
         rt.packets_in(view.namespace),
         rt.policy(),
         now(),
-        claimed_by=rt.claimant(view.namespace, view.spec.workload.name),
+        claimed_by=rt.claimant(view.namespace, view.spec.workload.name, view.spec.workload.kind),
     )
     _apply(rt, view, body, plan, version)
+    if view.namespace_governed and workload is not None:
+        _govern_autoscalers(rt, view, plan)
     if plan.requeue_at is not None:
         rt.due[key] = plan.requeue_at
     else:
@@ -444,13 +484,127 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
     return plan
 
 
+def scaled_object_view(body: Mapping[str, Any]) -> ScaledObjectView:
+    """A ScaledObject from the API; its target's kind defaults to Deployment, as KEDA reads it."""
+    meta = body.get("metadata") or {}
+    ref = (body.get("spec") or {}).get("scaleTargetRef") or {}
+    return ScaledObjectView(
+        name=meta.get("name", ""),
+        target_kind=ref.get("kind") or WorkloadKind.DEPLOYMENT.value,
+        target_name=ref.get("name") or "",
+        annotations=dict(meta.get("annotations") or {}),
+    )
+
+
+def _govern_autoscalers(rt: Runtime, view: ServiceView, plan: Plan) -> None:
+    """The autoscalers of the governed workload: KEDA ScaledObjects paused while it is killed (and unpaused
+    after), and a Warning Event on each HPA or ScaledObject whose maximum is above the cap, once per cap
+    and maximum, where `kubectl describe` shows it."""
+    if not (rt.settings.hpas or rt.settings.scaled_objects):
+        return
+    ref = view.spec.workload
+    killed = plan.status.stage is Stage.KILLED
+    autoscalers: list[AutoscalerView] = []
+    involved: dict[str, dict[str, Any]] = {}
+    if rt.settings.scaled_objects:
+        objects = io.list_scaled_objects(rt.clients, view.namespace)
+        views = [scaled_object_view(b) for b in objects]
+        for name, patch in pause_patches(view.name, killed, ref.kind.value, ref.name, views):
+            io.patch_scaled_object_annotations(
+                rt.clients, view.namespace, name, patch, rt.settings.field_manager
+            )
+            log.info(
+                "AIService %s/%s: %s ScaledObject %s",
+                view.namespace,
+                view.name,
+                "paused" if killed else "unpaused",
+                name,
+                extra={"k8s_ref": _ref(service_model.KIND, (view.namespace, view.name)), "reason": "Paused"},
+            )
+        for b in objects:
+            maximum = (b.get("spec") or {}).get("maxReplicaCount", KEDA_DEFAULT_MAX)
+            autoscalers.append(_autoscaler_view(b, "ScaledObject", maximum))
+            involved[f"ScaledObject/{_name(b)}"] = _involved(b, "keda.sh/v1alpha1", "ScaledObject")
+    if rt.settings.hpas:
+        for b in io.list_hpas(rt.clients, view.namespace):
+            autoscalers.append(
+                _autoscaler_view(b, "HorizontalPodAutoscaler", (b.get("spec") or {}).get("maxReplicas"))
+            )
+            involved[f"HorizontalPodAutoscaler/{_name(b)}"] = _involved(
+                b, "autoscaling/v2", "HorizontalPodAutoscaler"
+            )
+    allowed = plan.status.allowed_replicas
+    reports = capped_autoscalers(
+        service=view.name,
+        namespace=view.namespace,
+        stage=plan.status.stage.value if plan.status.stage else None,
+        blocking=plan.status.blocking,
+        killed=killed,
+        cap=allowed if allowed is not None else NO_CAP,
+        workload_kind=ref.kind.value,
+        workload_name=ref.name,
+        autoscalers=autoscalers,
+    )
+    for report in reports:
+        a = report.autoscaler
+        digest = hashlib.sha256(f"{a.uid}/{report.cap}/{a.maximum}/{killed}".encode()).hexdigest()[:16]
+        _announce(
+            rt,
+            service_model.KIND,
+            (view.namespace, view.name),
+            involved[f"{a.kind}/{a.name}"],
+            "Warning",
+            "CappedByAirlock",
+            report.message,
+            name=f"{a.name[:200]}.capped-by-airlock.{digest}",
+        )
+
+
+KEDA_DEFAULT_MAX = 100  # a ScaledObject without maxReplicaCount, as KEDA reads it
+
+
+def _name(body: Mapping[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("name", ""))
+
+
+def _involved(body: Mapping[str, Any], api_version: str, kind: str) -> dict[str, Any]:
+    meta = body.get("metadata") or {}
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "uid": meta.get("uid"),
+    }
+
+
+def _autoscaler_view(body: Mapping[str, Any], kind: str, maximum: Any) -> AutoscalerView:
+    meta = body.get("metadata") or {}
+    ref = (body.get("spec") or {}).get("scaleTargetRef") or {}
+    return AutoscalerView(
+        kind=kind,
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        target_kind=ref.get("kind") or WorkloadKind.DEPLOYMENT.value,
+        target_name=ref.get("name") or "",
+        maximum=maximum if isinstance(maximum, int) else 0,
+    )
+
+
 def _reconcile_invalid(
     rt: Runtime, key: Key, body: Mapping[str, Any], version: str | None, problem: str
 ) -> Plan | None:
     """The kill switch first, even for a spec the models refuse: the plan needs only the workload's name."""
     meta = body.get("metadata") or {}
-    name = ((body.get("spec") or {}).get("workload") or {}).get("name")
-    if not isinstance(name, str) or not name or not rt.governed(key[0]):
+    ref = (body.get("spec") or {}).get("workload") or {}
+    name, kind = ref.get("name"), _workload_type(ref)
+    if (
+        not isinstance(name, str)
+        or not name
+        or kind is None
+        or kind.kind not in rt.settings.workload_kinds
+        or not rt.governed(key[0])
+    ):
         return None
     view = ServiceView(
         name=key[1],
@@ -461,13 +615,13 @@ def _reconcile_invalid(
         # Only the workload's name is read from an unreadable spec, unvalidated; the other fields are
         # placeholders that nothing reads (the plan writes status, never spec).
         spec=AIServiceSpec.model_construct(
-            workload=WorkloadRef.model_construct(name=name),
+            workload=WorkloadRef.model_construct(name=name, kind=kind.kind, api_version=kind.api_version),
             owner="",
             versions=Versions.model_construct(model="", prompt=""),
         ),
         status=_lenient_status(AIServiceStatus, body.get("status")),
     )
-    deployment = io.read_deployment(rt.clients, key[0], name)
+    deployment = io.read_workload(rt.clients, kind, key[0], name)
     workload = (
         Workload(replicas=int((deployment.get("spec") or {}).get("replicas", 1)))
         if deployment is not None
@@ -488,6 +642,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
     fm = rt.settings.field_manager
     key = (view.namespace, view.name)
     workload = view.spec.workload.name
+    kind = view.spec.workload.type
     previous = dict(body.get("status") or {})
     written = previous
     precondition = version
@@ -523,10 +678,11 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
         _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
         rt.metrics.count_event(event.reason, event.count)
     if plan.scale_to is not None:
-        io.patch_scale(rt.clients, view.namespace, workload, plan.scale_to, fm)
+        io.patch_scale(rt.clients, kind, view.namespace, workload, plan.scale_to, fm)
         log.info(
-            "AIService %s/%s: scaled Deployment %s to %d replicas (stage %s)",
+            "AIService %s/%s: scaled %s %s to %d replicas (stage %s)",
             *key,
+            kind.kind,
             workload,
             plan.scale_to,
             plan.status.stage,
@@ -535,7 +691,7 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
         rt.metrics.count_scale(plan)
     write(final)
     if plan.metadata is not None:
-        io.patch_deployment_metadata(rt.clients, view.namespace, workload, plan.metadata, fm)
+        io.patch_workload_metadata(rt.clients, kind, view.namespace, workload, plan.metadata, fm)
     if plan.service_annotations:
         io.patch_annotations(
             rt.clients, service_model.PLURAL, view.namespace, view.name, plan.service_annotations, fm
@@ -555,7 +711,7 @@ def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan
     """
     record = previous.get("killSwitch") or {}
     reasons = {e.reason for e in plan.events}
-    workload = view.spec.workload.name
+    workload = f"{view.spec.workload.kind} {view.spec.workload.name}"
     if (
         not record.get("engaged")
         and record.get("replicasBefore") is not None
@@ -566,7 +722,7 @@ def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan
             Event(
                 "Normal",
                 "KillSwitchReleased",
-                f"Kill switch released by {record.get('releasedBy') or 'an unnamed identity'}; Deployment "
+                f"Kill switch released by {record.get('releasedBy') or 'an unnamed identity'}; "
                 f"{workload} restored to {plan.status.replicas} replicas (had {record['replicasBefore']}).",
             )
         ]
@@ -577,7 +733,7 @@ def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan
             Event(
                 "Warning",
                 "KillSwitchEngaged",
-                f"Kill switch engaged ({reason}); Deployment {workload} scaled from "
+                f"Kill switch engaged ({reason}); {workload} scaled from "
                 f"{before if before is not None else 'unknown'} to 0 replicas.",
             )
         ]

@@ -399,3 +399,55 @@ def test_alerts_fire_when_and_only_when_documented(promtool: Path, tmp_path: Pat
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- RBAC per workload kind ------------------------------------------------------------------------------
+
+
+def _operator_rules(docs: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """The operator ClusterRole's resources by API group."""
+    role = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-operator"))
+    out: dict[str, set[str]] = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            out.setdefault(group, set()).update(rule["resources"])
+    return out
+
+
+def _env(docs: list[dict[str, Any]]) -> dict[str, str]:
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_by_default_the_operator_may_touch_deployments_and_statefulsets_read_hpas_and_nothing_else(
+    helm: Path,
+) -> None:
+    docs = render(helm)
+    rules = _operator_rules(docs)
+    assert {"deployments", "deployments/scale", "statefulsets", "statefulsets/scale"} <= rules["apps"]
+    assert "argoproj.io" not in rules and "keda.sh" not in rules
+    assert rules["autoscaling"] == {"horizontalpodautoscalers"}
+    role = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-operator"))
+    hpa_verbs = {v for r in role["rules"] if "autoscaling" in r["apiGroups"] for v in r["verbs"]}
+    assert hpa_verbs == {"get", "list", "watch"}, "the operator never writes an HPA"
+    env = _env(docs)
+    assert (
+        env["AIRLOCK_WORKLOAD_KINDS"] == "Deployment,StatefulSet" and env["AIRLOCK_SCALED_OBJECTS"] == "false"
+    )
+    assert env["AIRLOCK_HPAS"] == "true"
+
+
+def test_each_kind_s_switch_grants_exactly_that_kind(helm: Path) -> None:
+    docs = render(
+        helm,
+        "workloads.statefulSets=false",
+        "workloads.rollouts=true",
+        "autoscalers.scaledObjects=true",
+        "autoscalers.horizontalPodAutoscalers=false",
+    )
+    rules = _operator_rules(docs)
+    assert not {"statefulsets", "statefulsets/scale"} & rules["apps"]
+    assert rules["argoproj.io"] == {"rollouts", "rollouts/scale"}
+    assert rules["keda.sh"] == {"scaledobjects"} and "autoscaling" not in rules
+    env = _env(docs)
+    assert env["AIRLOCK_WORKLOAD_KINDS"] == "Deployment,Rollout" and env["AIRLOCK_SCALED_OBJECTS"] == "true"

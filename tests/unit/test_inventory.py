@@ -39,6 +39,14 @@ def test_claimants_follow_a_workload_change_and_a_delete() -> None:
     assert inv.claimants("ns", "d") == []
 
 
+def test_a_statefulset_and_a_deployment_of_one_name_have_their_own_claimants() -> None:
+    inv = Inventory()
+    inv.put("services", obj("dep", 1, workload={"name": "d"}))
+    inv.put("services", obj("sts", 2, workload={"name": "d", "apiVersion": "apps/v1", "kind": "StatefulSet"}))
+    assert inv.claimants("ns", "d") == ["dep"] and inv.claimants("ns", "d", "Deployment") == ["dep"]
+    assert inv.claimants("ns", "d", "StatefulSet") == ["sts"] and inv.claimants("ns", "d", "Rollout") == []
+
+
 def test_a_fresh_list_removes_what_is_gone_but_keeps_what_is_newer_than_the_list() -> None:
     inv = Inventory()
     inv.put("packets", obj("deleted-before-the-list", 4))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -16,7 +17,7 @@ from airlock.logic.reconcile import (
 )
 from airlock.models.packet import ReadinessPacketSpec
 from airlock.models.policy import ReadinessPolicySpec, RegressionAction
-from airlock.models.service import AIServiceSpec, AIServiceStatus, Stage
+from airlock.models.service import AIServiceSpec, AIServiceStatus, Stage, WorkloadKind, WorkloadRef
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 # Only the useCase gate is required, so a packet with a use case passes and one without fails.
@@ -316,3 +317,25 @@ def test_an_unreadable_spec_still_honours_the_kill_switch(
         view(p.status, annotations), Workload(replicas=0), "spec.pilotReplicas: >= 0", NOW
     )
     assert reasons(again) == [] and again.status_first is None
+
+
+def test_a_kind_the_operator_does_not_govern_is_left_alone_and_the_condition_says_why() -> None:
+    spec = SPEC.model_copy(
+        update={
+            "workload": WorkloadRef(api_version="argoproj.io/v1alpha1", kind=WorkloadKind.ROLLOUT, name="bot")
+        }
+    )
+    service = dataclasses.replace(view(spec=spec), kind_enabled=False)
+    p = plan_service(service, Workload(replicas=9), [], POLICY, NOW)
+    assert p.scale_to is None and p.metadata is None
+    found = next(c for c in p.status.conditions if c.type == "WorkloadFound")
+    assert found.reason == "KindNotEnabled" and "Rollout bot" in found.message
+
+
+def test_events_and_conditions_name_the_workload_s_kind() -> None:
+    spec = SPEC.model_copy(update={"workload": WorkloadRef(kind=WorkloadKind.STATEFUL_SET, name="bot")})
+    p = plan(None, 4, spec=spec)
+    found = next(c for c in p.status.conditions if c.type == "WorkloadFound")
+    assert found.message == "StatefulSet bot is governed by this AIService."
+    scaled = next(e for e in p.events if e.reason == "ScaledToCap")
+    assert scaled.message.startswith("StatefulSet bot had 4 replicas"), scaled.message

@@ -81,6 +81,39 @@ app.kubernetes.io/component: operator
   - apiGroups: ["apps"]
     resources: ["deployments/scale"]
     verbs: ["get", "patch"]
+  {{- if .Values.workloads.statefulSets }}
+  # The same for StatefulSets (workloads.statefulSets).
+  - apiGroups: ["apps"]
+    resources: ["statefulsets"]
+    verbs: ["get", "list", "watch", "patch"]
+  - apiGroups: ["apps"]
+    resources: ["statefulsets/scale"]
+    verbs: ["get", "patch"]
+  {{- end }}
+  {{- if .Values.workloads.rollouts }}
+  # The same for Argo Rollouts' Rollouts (workloads.rollouts; needs Argo Rollouts' CRD).
+  - apiGroups: ["argoproj.io"]
+    resources: ["rollouts"]
+    verbs: ["get", "list", "watch", "patch"]
+  - apiGroups: ["argoproj.io"]
+    resources: ["rollouts/scale"]
+    verbs: ["get", "patch"]
+  {{- end }}
+  {{- if .Values.autoscalers.horizontalPodAutoscalers }}
+  # An HPA whose maxReplicas exceeds its workload's cap gets a Warning Event saying so
+  # (autoscalers.horizontalPodAutoscalers). Read only: the operator never writes an HPA.
+  - apiGroups: ["autoscaling"]
+    resources: ["horizontalpodautoscalers"]
+    verbs: ["get", "list", "watch"]
+  {{- end }}
+  {{- if .Values.autoscalers.scaledObjects }}
+  # The kill switch pauses KEDA ScaledObjects that scale a governed workload, with KEDA's
+  # autoscaling.keda.sh/paused-replicas annotation, and the restore unpauses what it paused
+  # (autoscalers.scaledObjects; needs KEDA's CRDs); one above the cap gets a Warning Event like an HPA.
+  - apiGroups: ["keda.sh"]
+    resources: ["scaledobjects"]
+    verbs: ["get", "list", "watch", "patch"]
+  {{- end }}
   # Every transition is recorded as an Event (core/v1, and events.k8s.io/v1, the same objects).
   - apiGroups: [""]
     resources: ["events"]
@@ -88,4 +121,12 @@ app.kubernetes.io/component: operator
   - apiGroups: ["events.k8s.io"]
     resources: ["events"]
     verbs: ["create"]
+{{- end }}
+
+{{/* The kinds of workload the operator watches: Deployment always, the others as the values enable. */}}
+{{- define "airlock.workloadKinds" -}}
+{{- $kinds := list "Deployment" }}
+{{- if .Values.workloads.statefulSets }}{{ $kinds = append $kinds "StatefulSet" }}{{ end }}
+{{- if .Values.workloads.rollouts }}{{ $kinds = append $kinds "Rollout" }}{{ end }}
+{{- join "," $kinds }}
 {{- end }}

@@ -199,10 +199,13 @@ def status_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     workloads: dict[str, Workload] = {}
     for ns in sorted({s.namespace for s in services}):
         replicas = api.deployment_replicas(ns)
+        for s in services:
+            if s.namespace == ns and s.workload_kind != "Deployment":
+                workloads[s.key] = api.read_workload(ns, s.workload, s.workload_kind)
         if replicas is None:
             continue
         for s in services:
-            if s.namespace == ns:
+            if s.namespace == ns and s.workload_kind == "Deployment":
                 found = s.workload in replicas
                 workloads[s.key] = Workload(
                     s.workload, "found" if found else "missing", replicas.get(s.workload)
@@ -222,7 +225,11 @@ def status_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
 def explain_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     """Why one service is capped: every gate, the packet, the cap, the kill switch, and the next step."""
     service = ServiceInfo.from_api(api.get_service(namespace, args.name))
-    workload = api.read_workload(namespace, service.workload) if service.workload else Workload("", "missing")
+    workload = (
+        api.read_workload(namespace, service.workload, service.workload_kind)
+        if service.workload
+        else Workload("", "missing")
+    )
     print(render_explain(service, workload, width=terminal_width(sys.stdout), colour=use_colour(sys.stdout)))
     return EXIT_OK
 
@@ -246,14 +253,14 @@ def kill_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     """Sets the kill-switch annotations and waits until the operator has scaled the Deployment to zero."""
     reason: str = args.reason.strip()
     before = ServiceInfo.from_api(api.get_service(namespace, args.name))
-    workload_before = api.read_scale(namespace, before.workload)
+    workload_before = api.read_scale(namespace, before.workload, before.workload_kind)
     api.patch_service_annotations(
         namespace,
         args.name,
         kill_annotations(before, workload_before, reason, _username(api), datetime.now(UTC)),
         doing=f"engage the kill switch of AIService {before.key}",
     )
-    deployment = f"Deployment {before.workload}"
+    deployment = before.workload_ref
     if args.no_wait:
         print(
             f"{before.key}: kill switch engaged ({reason}); admission denies every scale-up from now on, "
@@ -263,7 +270,7 @@ def kill_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
 
     def observe() -> tuple[ServiceInfo, Workload]:
         service = ServiceInfo.from_api(api.get_service(namespace, args.name))
-        return service, api.read_workload(namespace, service.workload)
+        return service, api.read_workload(namespace, service.workload, service.workload_kind)
 
     def scaled_to_zero(seen: tuple[ServiceInfo, Workload]) -> bool:
         service, workload = seen
@@ -285,7 +292,7 @@ def kill_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
             "Admission still denies every scale-up: the switch is enforced by the API server even when the "
             "operator is down. The operator will scale it to zero when it is back.\n"
             "To stop the pods now, scale it down yourself (decreases are always allowed): "
-            f"kubectl scale deployment {before.workload} -n {namespace} --replicas=0"
+            f"kubectl scale {before.workload_resource} {before.workload} -n {namespace} --replicas=0"
             + (
                 f"\nThe replicas it had ({workload_before.replicas}) are recorded on the AIService "
                 f"({KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION}), so the restore brings them back."
@@ -379,7 +386,7 @@ def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
             release_annotations(present, _username(api) if before.kill_requested else None),
             doing=f"release the kill switch of AIService {before.key}",
         )
-    deployment = f"Deployment {before.workload}"
+    deployment = before.workload_ref
     had = before.kill.replicas_before if before.kill else None
     if not before.killed and had is None:
         # The operator never carried the switch out, so it brings nothing back: say what is left to do.
@@ -409,7 +416,7 @@ def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
             f"restore {deployment} (status.stage is {service.stage or 'not written'}). The operator brings "
             f"back {what} when it runs; {until}."
         )
-    workload = api.read_workload(namespace, service.workload)
+    workload = api.read_workload(namespace, service.workload, service.workload_kind)
     replicas = workload.replicas if workload.state == "found" else service.replicas
     count = "?" if replicas is None else plural(replicas, "replica")
     detail = "replicas before the kill switch unknown" if had is None else f"had {had} before the kill switch"
@@ -422,8 +429,8 @@ def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
 def _released_before_the_operator_acted(
     api: Api, namespace: str, before: ServiceInfo, recorded: int | None
 ) -> int:
-    deployment = f"Deployment {before.workload}"
-    workload = api.read_workload(namespace, before.workload)
+    deployment = before.workload_ref
+    workload = api.read_workload(namespace, before.workload, before.workload_kind)
     prefix = f"{before.key}: kill switch released before the operator acted on it"
     if workload.state != "found" or workload.replicas is None:
         print(f"{prefix}; {deployment} was not scaled.")
@@ -436,7 +443,7 @@ def _released_before_the_operator_acted(
         raise PluginError(
             f"{prefix}; {deployment} is at 0 replicas, and the replicas it had before were not recorded "
             "(the switch was set without kubectl airlock kill). Nothing brings them back by itself; scale "
-            f"it back yourself: kubectl scale deployment {before.workload} -n {namespace} "
+            f"it back yourself: kubectl scale {before.workload_resource} {before.workload} -n {namespace} "
             "--replicas=<the replicas it ran before>"
         )
     target = restore_target(recorded, before)
@@ -446,7 +453,7 @@ def _released_before_the_operator_acted(
     raise PluginError(
         f"{prefix}; {deployment} is at {at} and had {plural(recorded, 'replica')} when the switch was "
         "engaged. Nothing brings them back by itself; scale it back yourself: "
-        f"kubectl scale deployment {before.workload} -n {namespace} --replicas={target}"
+        f"kubectl scale {before.workload_resource} {before.workload} -n {namespace} --replicas={target}"
     )
 
 

@@ -195,6 +195,18 @@ class ServiceInfo:
     kill: KillInfo | None
     conditions: tuple[ConditionInfo, ...]
     observed_generation: int | None
+    # spec.workload.kind; the CRD defaults it to Deployment.
+    workload_kind: str = "Deployment"
+
+    @property
+    def workload_ref(self) -> str:
+        """The workload as a person names it: "Deployment web", "StatefulSet model-server"."""
+        return f"{self.workload_kind} {self.workload}"
+
+    @property
+    def workload_resource(self) -> str:
+        """The workload's resource as kubectl takes it (`kubectl scale statefulset ...`)."""
+        return self.workload_kind.lower()
 
     @classmethod
     def from_api(cls, obj: JsonObject) -> ServiceInfo:
@@ -237,6 +249,7 @@ class ServiceInfo:
             name=_str(meta.get("name")) or "",
             generation=_int(meta.get("generation")),
             workload=_str(_obj(spec.get("workload")).get("name")) or "",
+            workload_kind=_str(_obj(spec.get("workload")).get("kind")) or "Deployment",
             owner=_str(spec.get("owner")),
             versions={str(k): str(v) for k, v in _obj(spec.get("versions")).items()},
             pilot_replicas=1 if pilot is None else pilot,
@@ -446,10 +459,11 @@ def next_step(service: ServiceInfo, deployment: Workload | None = None) -> str:
             else "may still run replicas"
         )
         return (
-            f"The kill switch is engaged and admission denies every scale-up, but Deployment "
-            f"{service.workload} {asks}: the operator is scaling it to 0. If this stays (the operator is "
-            f"down), scale it down yourself: `kubectl scale deployment {service.workload} -n "
-            f"{service.namespace} --replicas=0`; when the incident is over, run {restore}."
+            f"The kill switch is engaged and admission denies every scale-up, but {service.workload_ref} "
+            f"{asks}: the operator is scaling it to 0. If this stays (the operator is "
+            "down), scale it down yourself: "
+            f"`kubectl scale {service.workload_resource} {service.workload} -n {service.namespace} "
+            f"--replicas=0`; when the incident is over, run {restore}."
         )
     if not service.evaluated:
         return (
@@ -485,7 +499,7 @@ def render_explain(service: ServiceInfo, workload: Workload, *, width: int | Non
         deployment = f"{service.workload} (not found in namespace {service.namespace})"
     else:
         deployment = service.workload
-    field("Deployment", deployment)
+    field(service.workload_kind, deployment)
     if service.owner:
         field("Owner", service.owner)
     if service.versions:

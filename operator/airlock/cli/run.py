@@ -14,7 +14,7 @@ def run_main(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from airlock.config import Settings
-    from airlock.handlers import operator as _handlers  # noqa: F401 - importing registers them with kopf
+    from airlock.handlers import operator as handlers  # importing registers them with kopf
     from airlock.k8s.io import Clients, load_api_client
     from airlock.metrics import Metrics
     from airlock.reconciler import Runtime
@@ -42,6 +42,8 @@ def run_main(args: argparse.Namespace) -> int:
     metrics = Metrics()
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=metrics.registry)
+    handlers.register_workload_handlers(settings.workload_kinds)
+    handlers.register_autoscaler_handlers(settings.hpas, settings.scaled_objects)
     runtime = Runtime(clients=Clients(load_api_client()), settings=settings, metrics=metrics)
     kopf.run(
         clusterwide=not settings.namespaces,

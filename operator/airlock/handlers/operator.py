@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -23,6 +24,7 @@ from airlock.models import packet as packet_model
 from airlock.models import policy as policy_model
 from airlock.models import service as service_model
 from airlock.models.base import GROUP, VERSION
+from airlock.models.service import WORKLOAD_TYPES, WorkloadKind
 from airlock.reconciler import Runtime
 
 log = logging.getLogger("airlock")
@@ -111,11 +113,49 @@ def on_policy(type: str, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.event("apps", "v1", "deployments", id="deployment")
 def on_deployment(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    namespace = namespace or ""
-    rt = _runtime(memo)
-    owner = rt.claimant(namespace, name)
-    if owner is not None:  # ungoverned Deployments are none of Airlock's business
+    _workload_changed(_runtime(memo), WorkloadKind.DEPLOYMENT, namespace or "", name)
+
+
+def _workload_changed(rt: Runtime, kind: WorkloadKind, namespace: str, name: str) -> None:
+    owner = rt.claimant(namespace, name, kind)
+    if owner is not None:  # ungoverned workloads are none of Airlock's business
         reconciler.reconcile_service_or_retry(rt, (namespace, owner))
+
+
+def register_workload_handlers(kinds: Iterable[WorkloadKind]) -> None:
+    """Watches the other kinds of workload the settings enable (the Deployment handler is always on):
+    registered before the operator starts, so a cluster without Argo Rollouts is never asked for
+    Rollouts."""
+    for kind in kinds:
+        if kind is WorkloadKind.DEPLOYMENT:
+            continue
+        wt = WORKLOAD_TYPES[kind]
+
+        def on_workload(
+            namespace: str | None, name: str, memo: kopf.Memo, _kind: WorkloadKind = kind, **_: Any
+        ) -> None:
+            _workload_changed(_runtime(memo), _kind, namespace or "", name)
+
+        kopf.on.event(wt.group, wt.version, wt.plural, id=kind.value.lower())(on_workload)
+
+
+def register_autoscaler_handlers(hpas: bool, scaled_objects: bool) -> None:
+    """Watches HPAs and KEDA ScaledObjects as the settings enable: one created above the cap is reported,
+    and a ScaledObject created while its workload is killed is paused, at once rather than at the resync."""
+    if hpas:
+        kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", id="hpa")(_on_autoscaler)
+    if scaled_objects:
+        kopf.on.event("keda.sh", "v1alpha1", "scaledobjects", id="scaledobject")(_on_autoscaler)
+
+
+def _on_autoscaler(type: str, body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+    if type == "DELETED":
+        return
+    target = reconciler.scaled_object_view(_plain(body))  # the same scaleTargetRef on both kinds
+    rt = _runtime(memo)
+    owner = rt.claimant(namespace or "", target.target_name, target.target_kind)
+    if owner is not None:
+        reconciler.reconcile_service_or_retry(rt, (namespace or "", owner))
 
 
 def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.Body) -> None:
@@ -123,7 +163,8 @@ def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.B
     of them is the strictest may have changed with this one, so each passes again."""
     workload = (body.get("spec") or {}).get("workload") or {}
     if isinstance(workload.get("name"), str):
-        for other in rt.inventory.claimants(namespace, workload["name"]):
+        kind = workload.get("kind") or WorkloadKind.DEPLOYMENT.value
+        for other in rt.inventory.claimants(namespace, workload["name"], kind):
             if other != name:
                 reconciler.reconcile_service_or_retry(rt, (namespace, other))
 

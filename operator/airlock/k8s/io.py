@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from airlock.logic.retry import Failure
 from airlock.models.base import GROUP, VERSION
+from airlock.models.service import WorkloadType
 
 log = logging.getLogger("airlock.k8s")
 
@@ -128,9 +129,18 @@ def _read_or_none(clients: Clients, fn: Callable[..., Any], *args: Any) -> dict[
     return data
 
 
-def read_deployment(clients: Clients, namespace: str, name: str) -> dict[str, Any] | None:
-    """The Deployment as a plain dict, or None when it does not exist."""
-    return _read_or_none(clients, clients.apps.read_namespaced_deployment, name, namespace)
+def read_workload(clients: Clients, kind: WorkloadType, namespace: str, name: str) -> dict[str, Any] | None:
+    """The governed workload (a Deployment, StatefulSet or Rollout) as a plain dict, or None when it does
+    not exist (or its kind is not served: a Rollout on a cluster without Argo Rollouts' CRD)."""
+    return _read_or_none(
+        clients,
+        clients.custom.get_namespaced_custom_object,
+        kind.group,
+        kind.version,
+        namespace,
+        kind.plural,
+        name,
+    )
 
 
 LIST_PAGE = 500
@@ -214,7 +224,13 @@ def read_custom_object(
 
 
 def patch_scale(
-    clients: Clients, namespace: str, name: str, replicas: int, field_manager: str, retry_for: float = 5.0
+    clients: Clients,
+    kind: WorkloadType,
+    namespace: str,
+    name: str,
+    replicas: int,
+    field_manager: str,
+    retry_for: float = 5.0,
 ) -> None:
     """Writes spec.replicas through the scale subresource, as `kubectl scale` and an HPA do.
 
@@ -228,9 +244,12 @@ def patch_scale(
         try:
             _call(
                 clients,
-                clients.apps.patch_namespaced_deployment_scale,
-                name,
+                clients.custom.patch_namespaced_custom_object_scale,
+                kind.group,
+                kind.version,
                 namespace,
+                kind.plural,
+                name,
                 {"spec": {"replicas": replicas}},
                 field_manager=field_manager,
                 _content_type=MERGE_PATCH,
@@ -245,15 +264,80 @@ def patch_scale(
             raise
 
 
-def patch_deployment_metadata(
-    clients: Clients, namespace: str, name: str, metadata: dict[str, Any], field_manager: str
+def patch_workload_metadata(
+    clients: Clients,
+    kind: WorkloadType,
+    namespace: str,
+    name: str,
+    metadata: dict[str, Any],
+    field_manager: str,
 ) -> None:
+    """Merge-patches labels and annotations on the workload's own metadata (never its pod template)."""
     _call(
         clients,
-        clients.apps.patch_namespaced_deployment,
-        name,
+        clients.custom.patch_namespaced_custom_object,
+        kind.group,
+        kind.version,
         namespace,
+        kind.plural,
+        name,
         {"metadata": metadata},
+        field_manager=field_manager,
+        _content_type=MERGE_PATCH,
+        _preload_content=False,
+    )
+
+
+KEDA = ("keda.sh", "v1alpha1", "scaledobjects")
+HPA = ("autoscaling", "v2", "horizontalpodautoscalers")
+
+
+def list_hpas(clients: Clients, namespace: str) -> list[dict[str, Any]]:
+    """Every HorizontalPodAutoscaler in `namespace` (autoscaling/v2)."""
+    resp: Any = _call(
+        clients,
+        clients.custom.list_namespaced_custom_object,
+        *HPA[:2],
+        namespace,
+        HPA[2],
+        _preload_content=False,
+    )
+    items: list[dict[str, Any]] = json.loads(resp.data).get("items") or []
+    return items
+
+
+def list_scaled_objects(clients: Clients, namespace: str) -> list[dict[str, Any]]:
+    """Every KEDA ScaledObject in `namespace` (a namespace holds few); empty when KEDA is not installed."""
+    try:
+        resp: Any = _call(
+            clients,
+            clients.custom.list_namespaced_custom_object,
+            KEDA[0],
+            KEDA[1],
+            namespace,
+            KEDA[2],
+            _preload_content=False,
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return []
+        raise
+    items: list[dict[str, Any]] = json.loads(resp.data).get("items") or []
+    return items
+
+
+def patch_scaled_object_annotations(
+    clients: Clients, namespace: str, name: str, annotations: Mapping[str, str | None], field_manager: str
+) -> None:
+    """Merge-patches annotations of a ScaledObject (KEDA's pause); None removes one."""
+    _call(
+        clients,
+        clients.custom.patch_namespaced_custom_object,
+        *KEDA[:2],
+        namespace,
+        KEDA[2],
+        name,
+        {"metadata": {"annotations": dict(annotations)}},
         field_manager=field_manager,
         _content_type=MERGE_PATCH,
         _preload_content=False,

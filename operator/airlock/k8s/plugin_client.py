@@ -21,6 +21,7 @@ from airlock.models.packet import PLURAL as PACKET_PLURAL
 from airlock.models.policy import DEFAULT_POLICY_NAME
 from airlock.models.policy import PLURAL as POLICY_PLURAL
 from airlock.models.service import PLURAL as SERVICE_PLURAL
+from airlock.models.service import WORKLOAD_TYPES, WorkloadKind, WorkloadType
 
 JsonObject = dict[str, object]
 
@@ -40,6 +41,15 @@ class Workload:
     name: str
     state: Literal["found", "missing", "unreadable"]
     replicas: int | None = None
+
+
+def _workload_type(kind: str) -> WorkloadType:
+    """Where a kind of workload lives in the API; an unknown kind is read as a Deployment (the CRD refuses
+    anything else, so only an object from a newer Airlock could name one)."""
+    try:
+        return WORKLOAD_TYPES[WorkloadKind(kind)]
+    except ValueError:
+        return WORKLOAD_TYPES[WorkloadKind.DEPLOYMENT]
 
 
 class PluginError(Exception):
@@ -253,14 +263,21 @@ class Api:
 
     # --- Deployments --------------------------------------------------------------------------------------
 
-    def read_workload(self, namespace: str, name: str) -> Workload:
-        """The Deployment's spec.replicas; "unreadable" when RBAC does not allow reading Deployments."""
+    def read_workload(self, namespace: str, name: str, kind: str = "Deployment") -> Workload:
+        """The workload's spec.replicas; "unreadable" when RBAC does not allow reading it."""
         from kubernetes.client.exceptions import ApiException
 
-        with self._calls(f"read Deployment {namespace}/{name}"):
+        wt = _workload_type(kind)
+        with self._calls(f"read {kind} {namespace}/{name}"):
             try:
-                resp = self._apps.read_namespaced_deployment(
-                    name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                resp = self._custom.get_namespaced_custom_object(
+                    wt.group,
+                    wt.version,
+                    namespace,
+                    wt.plural,
+                    name,
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
                 )
             except ApiException as exc:
                 if exc.status == 404:
@@ -270,21 +287,28 @@ class Api:
                 raise
         return Workload(name, "found", _replicas(_json(resp)))
 
-    def read_scale(self, namespace: str, name: str) -> Workload:
-        """The Deployment's replicas through its scale subresource (what `kubectl scale` needs), falling
-        back to the Deployment itself; "unreadable" when RBAC allows neither."""
+    def read_scale(self, namespace: str, name: str, kind: str = "Deployment") -> Workload:
+        """The workload's replicas through its scale subresource (what `kubectl scale` needs), falling
+        back to the workload itself; "unreadable" when RBAC allows neither."""
         from kubernetes.client.exceptions import ApiException
 
-        with self._calls(f"read the scale of Deployment {namespace}/{name}"):
+        wt = _workload_type(kind)
+        with self._calls(f"read the scale of {kind} {namespace}/{name}"):
             try:
-                resp = self._apps.read_namespaced_deployment_scale(
-                    name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                resp = self._custom.get_namespaced_custom_object_scale(
+                    wt.group,
+                    wt.version,
+                    namespace,
+                    wt.plural,
+                    name,
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
                 )
             except ApiException as exc:
                 if exc.status == 404:
                     return Workload(name, "missing")
                 if exc.status == 403:
-                    return self.read_workload(namespace, name)
+                    return self.read_workload(namespace, name, kind)
                 raise
         spec = _json(resp).get("spec")
         replicas = spec.get("replicas") if isinstance(spec, dict) else None

@@ -31,6 +31,7 @@ class ConditionReason(StrEnum):
     WORKLOAD_NOT_FOUND = "WorkloadNotFound"  # Ready False / WorkloadFound False
     WORKLOAD_CLAIMED = "WorkloadClaimed"  # WorkloadFound False: another AIService governs it
     NAMESPACE_NOT_GOVERNED = "NamespaceNotGoverned"  # WorkloadFound False: namespace not marked governed
+    KIND_NOT_ENABLED = "KindNotEnabled"  # WorkloadFound False: the operator does not govern that kind
     FOUND = "Found"  # WorkloadFound True
     ALL_GATES_PASSED = "AllGatesPassed"  # GatesPassed True / Complete True
     GATES_BLOCKING = "GatesBlocking"  # GatesPassed False / Complete False

@@ -72,6 +72,9 @@ class ServiceView:
     # Whether the namespace carries airlock.dev/governed: "true". Outside governed namespaces admission
     # enforces nothing, so the operator leaves the Deployment alone and says so.
     namespace_governed: bool = True
+    # Whether this operator governs the workload's kind (its settings, the chart's workloads.* switches):
+    # one it does not is still capped by admission, but never read, scaled or labelled.
+    kind_enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def plan_service(
     spec = service.spec
     kill = parse_kill_switch(service.annotations, now)
     claimed = _workload_claimed(claimed_by, service.name)
-    if claimed or not service.namespace_governed:
+    if claimed or not service.namespace_governed or not service.kind_enabled:
         workload = None  # never act on a Deployment another AIService governs, or outside governed namespaces
     current = workload.replicas if workload is not None else None
 
@@ -168,6 +171,7 @@ def plan_service(
     status_first_needed = False
     restore_pending = False
     workload_name = spec.workload.name
+    kind = spec.workload.kind
     if kill.engaged:
         if prev_kill.engaged:
             kill_status = prev_kill.model_copy(
@@ -190,7 +194,7 @@ def plan_service(
                 Event(
                     "Warning",
                     "KillSwitchEngaged",
-                    f"Kill switch engaged{by} ({kill.reason or 'no reason given'}); Deployment "
+                    f"Kill switch engaged{by} ({kill.reason or 'no reason given'}); {kind} "
                     f"{workload_name} scaled from {before if before is not None else 'unknown'} to 0 "
                     "replicas.",
                 )
@@ -215,7 +219,7 @@ def plan_service(
                     Event(
                         "Normal",
                         "KillSwitchReleased",
-                        f"Kill switch released by {released_by or 'an unnamed identity'}; Deployment "
+                        f"Kill switch released by {released_by or 'an unnamed identity'}; {kind} "
                         f"{workload_name} restored to {target} replicas "
                         f"(had {before if before is not None else 'unknown'}, cap "
                         f"{'none' if unkilled_cap == NO_CAP else unkilled_cap}).",
@@ -232,7 +236,7 @@ def plan_service(
                 Event(
                     "Warning",
                     "ScaledToCap",
-                    f"Deployment {workload_name} had {current} replicas, above its cap of {allowed}; "
+                    f"{kind} {workload_name} had {current} replicas, above its cap of {allowed}; "
                     f"scaled to {allowed}.",
                 )
             )
@@ -335,31 +339,38 @@ def _conditions(
     now: datetime,
 ) -> list[Condition]:
     gen = service.generation
-    workload = service.spec.workload.name
+    workload = f"{service.spec.workload.kind} {service.spec.workload.name}"
     conds = list(previous)
     if not service.namespace_governed:
         found_reason, found_msg = (
             ConditionReason.NAMESPACE_NOT_GOVERNED,
             f"Namespace {service.namespace} is not governed, so nothing enforces this AIService and Airlock "
-            f"leaves Deployment {workload} alone; a platform admin marks it with: kubectl label namespace "
+            f"leaves {workload} alone; a platform admin marks it with: kubectl label namespace "
             f"{service.namespace} airlock.dev/governed=true",
+        )
+    elif not service.kind_enabled:
+        found_reason, found_msg = (
+            ConditionReason.KIND_NOT_ENABLED,
+            f"This Airlock operator does not govern {service.spec.workload.kind}s, so it leaves {workload} "
+            "alone: admission still caps it and holds the kill switch, but nothing labels it, backs the cap "
+            "up or scales it to 0. Ask the platform team to turn the kind on (chart values workloads.*).",
         )
     elif claimed_by is not None:
         found_reason, found_msg = (
             ConditionReason.WORKLOAD_CLAIMED,
-            f"Deployment {workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
+            f"{workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
             f"a lower cap), so Airlock acts on {claimed_by} and admission applies both caps. One workload "
             "has one AIService: ask the platform team to delete one of the two.",
         )
     elif workload_found:
         found_reason, found_msg = (
             ConditionReason.FOUND,
-            f"Deployment {workload} is governed by this AIService.",
+            f"{workload} is governed by this AIService.",
         )
     else:
         found_reason, found_msg = (
             ConditionReason.WORKLOAD_NOT_FOUND,
-            f"Deployment {workload} does not exist in namespace {service.namespace}; create it or fix "
+            f"{workload} does not exist in namespace {service.namespace}; create it or fix "
             "spec.workload.name.",
         )
     conds = set_condition(
@@ -519,6 +530,7 @@ def plan_deletion(
     annotations: Mapping[str, str],
     stage: str | None,
     workload: Workload | None,
+    kind: str = "Deployment",
 ) -> DeletionPlan:
     """The Deployment loses its stage label (it is no longer governed, so no stage is true of it); a
     deletion that ends an engaged kill switch is recorded, since it lifts the hold on the Deployment."""
@@ -533,7 +545,7 @@ def plan_deletion(
             "Warning",
             "KillSwitchEndedByDeletion",
             f"AIService {name} was deleted while its kill switch was engaged "
-            f"({kill.reason or 'no reason given'}); Deployment {workload_name} is no longer governed by "
+            f"({kill.reason or 'no reason given'}); {kind} {workload_name} is no longer governed by "
             f"Airlock and stays at {replicas} replicas until someone scales it. Re-apply the AIService "
             "to cap it again.",
         )
@@ -577,7 +589,8 @@ def plan_invalid_service(
                     "Warning",
                     "KillSwitchEngaged",
                     f"Kill switch engaged{f' by {kill.by}' if kill.by else ''} "
-                    f"({kill.reason or 'no reason given'}); Deployment {workload_name} scaled from "
+                    f"({kill.reason or 'no reason given'}); {service.spec.workload.kind} {workload_name} "
+                    "scaled from "
                     f"{before if before is not None else 'unknown'} to 0 replicas.",
                 )
             )

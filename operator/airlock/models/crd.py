@@ -134,6 +134,7 @@ RESOURCES = [
                 "jsonPath": ".metadata.annotations.airlock\\.dev/kill-switch-reason",
                 "priority": 1,
             },
+            {"name": "Kind", "type": "string", "jsonPath": ".spec.workload.kind", "priority": 1},
             {"name": "Workload", "type": "string", "jsonPath": ".spec.workload.name", "priority": 1},
             {"name": "Packet", "type": "string", "jsonPath": ".status.packet", "priority": 1},
             {"name": "Model", "type": "string", "jsonPath": ".spec.versions.model", "priority": 1},

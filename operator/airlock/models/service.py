@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
@@ -52,10 +53,87 @@ class Stage(StrEnum):
     KILLED = "Killed"
 
 
-class WorkloadRef(ApiModel):
-    """The apps/v1 Deployment, in the AIService's namespace, that serves this AI service."""
+class WorkloadKind(StrEnum):
+    DEPLOYMENT = "Deployment"
+    STATEFUL_SET = "StatefulSet"
+    ROLLOUT = "Rollout"
 
-    name: Name = Field(description="Name of the Deployment in the same namespace.")
+
+WorkloadApiVersion = Literal["apps/v1", "argoproj.io/v1alpha1"]
+
+
+@dataclass(frozen=True)
+class WorkloadType:
+    """Where a kind of workload lives in the API: what admission, RBAC and the operator's reads name."""
+
+    api_version: WorkloadApiVersion
+    kind: WorkloadKind
+    group: str
+    version: str
+    plural: str
+
+
+# Every kind an AIService may govern. Each has spec.replicas and a /scale subresource, which is all the
+# cap needs. The CRD's CEL rule, the admission policies and the chart's RBAC name the same kinds.
+WORKLOAD_TYPES: dict[WorkloadKind, WorkloadType] = {
+    WorkloadKind.DEPLOYMENT: WorkloadType("apps/v1", WorkloadKind.DEPLOYMENT, "apps", "v1", "deployments"),
+    WorkloadKind.STATEFUL_SET: WorkloadType(
+        "apps/v1", WorkloadKind.STATEFUL_SET, "apps", "v1", "statefulsets"
+    ),
+    WorkloadKind.ROLLOUT: WorkloadType(
+        "argoproj.io/v1alpha1", WorkloadKind.ROLLOUT, "argoproj.io", "v1alpha1", "rollouts"
+    ),
+}
+DEFAULT_WORKLOAD_KIND = WorkloadKind.DEPLOYMENT
+
+
+def _workload_rule() -> str:
+    pairs = " || ".join(
+        f"(self.apiVersion == '{t.api_version}' && self.kind == '{t.kind}')" for t in WORKLOAD_TYPES.values()
+    )
+    return pairs
+
+
+class WorkloadRef(ApiModel):
+    """The workload, in the AIService's namespace, that serves this AI service.
+
+    apiVersion and kind default to apps/v1 Deployment in the CRD schema, so an AIService written before
+    they existed (only a name) is read by the API server, admission and the operator as a Deployment.
+    """
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": _workload_rule(),
+                    "message": "workload must be apps/v1 Deployment or StatefulSet, or argoproj.io/v1alpha1 "
+                    "Rollout",
+                }
+            ]
+        }
+    }
+
+    api_version: WorkloadApiVersion = Field(
+        default="apps/v1", description="API version of the workload: apps/v1 or argoproj.io/v1alpha1."
+    )
+    kind: WorkloadKind = Field(
+        default=DEFAULT_WORKLOAD_KIND,
+        description="Kind of the workload: Deployment (the default), StatefulSet, or Rollout.",
+    )
+    name: Name = Field(description="Name of the workload in the same namespace.")
+
+    @model_validator(mode="after")
+    def _supported_pair(self) -> WorkloadRef:
+        if WORKLOAD_TYPES[self.kind].api_version != self.api_version:
+            raise ValueError(
+                f"workload kind {self.kind} has apiVersion {WORKLOAD_TYPES[self.kind].api_version}, "
+                f"not {self.api_version}"
+            )
+        return self
+
+    @property
+    def type(self) -> WorkloadType:
+        return WORKLOAD_TYPES[self.kind]
 
 
 class PacketRef(ApiModel):
@@ -79,7 +157,7 @@ class AIServiceSpec(ApiModel):
         }
     }
 
-    workload: WorkloadRef = Field(description="The Deployment that serves this AI service.")
+    workload: WorkloadRef = Field(description="The workload (a Deployment by default) serving this service.")
     owner: ShortText = Field(description="A named person or team who owns wrong answers and can say no.")
     versions: Versions = Field(
         description="The versions this service runs now; a ReadinessPacket must attest exactly these."
