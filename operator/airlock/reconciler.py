@@ -231,12 +231,13 @@ def reconcile_service(rt: Runtime, key: Key, body: Mapping[str, Any] | None = No
     started = time.perf_counter()
     with rt.lock(key):
         body = body if body is not None else rt.service_body(key)
+        fresh = False
         for _ in range(CONFLICT_ATTEMPTS):
             if body is None:
                 rt.forget(key)
                 return None
             try:
-                plan = _reconcile_once(rt, key, body)
+                plan = _reconcile_once(rt, key, body, fresh)
             except io.ConflictError:
                 log.info(
                     "AIService %s/%s changed while it was reconciled; re-reading it and planning again",
@@ -244,6 +245,7 @@ def reconcile_service(rt: Runtime, key: Key, body: Mapping[str, Any] | None = No
                     extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Conflict"},
                 )
                 body = io.read_custom_object(rt.clients, service_model.PLURAL, key[0], key[1])
+                fresh = True
                 continue
             if plan is not None:
                 rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
@@ -382,7 +384,7 @@ def _not_older_than_own_write(rt: Runtime, key: Key, body: Mapping[str, Any]) ->
     return io.read_custom_object(rt.clients, service_model.PLURAL, key[0], key[1])
 
 
-def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | None:
+def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any], fresh: bool = False) -> Plan | None:
     current = _not_older_than_own_write(rt, key, body)
     if current is None:
         rt.forget(key)
@@ -424,13 +426,33 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
         now(),
         claimed_by=rt.claimant(view.namespace, view.spec.workload.name),
     )
-    _apply(rt, view, body, plan, version)
+    _check_not_stale(key, body, plan, deployment, fresh)
+    _apply(rt, view, body, plan, version, _version_of(deployment))
     if plan.requeue_at is not None:
         rt.due[key] = plan.requeue_at
     else:
         rt.due.pop(key, None)
     rt.metrics.observe_service(view, plan)
     return plan
+
+
+def _check_not_stale(
+    key: Key, body: Mapping[str, Any], plan: Plan, workload: Mapping[str, Any] | None, fresh: bool
+) -> None:
+    """Raises ConflictError (so the AIService is read fresh and planned again) before a kill-switch write
+    of the workload that no conditional status write precedes, when the workload changed after the
+    AIService body the plan was made from: whoever changed it (another operator replica) may have acted
+    on a newer AIService, and a kill planned from the older one would undo its restore. The usual kill
+    (a Deployment untouched since before the annotation was set) needs no extra read."""
+    if plan.workload_patch is None or plan.status_first is not None or fresh:
+        return
+    if _not_older(_version_of(body), _version_of(workload) or ""):
+        return
+    raise io.ConflictError(f"Deployment of AIService {key[0]}/{key[1]} changed after the body planned from")
+
+
+def _version_of(obj: Mapping[str, Any] | None) -> str | None:
+    return (obj.get("metadata") or {}).get("resourceVersion") if obj is not None else None
 
 
 def _reconcile_invalid(
@@ -458,21 +480,35 @@ def _reconcile_invalid(
     )
     deployment = io.read_deployment(rt.clients, key[0], name)
     workload = (
-        Workload(replicas=int((deployment.get("spec") or {}).get("replicas", 1)))
+        Workload(
+            replicas=int((deployment.get("spec") or {}).get("replicas", 1)),
+            annotations=(deployment.get("metadata") or {}).get("annotations") or {},
+        )
         if deployment is not None
         else None
     )
     plan = plan_invalid_service(view, workload, problem, now())
-    _apply(rt, view, body, plan, version)
+    _apply(rt, view, body, plan, version, _version_of(deployment))
     return plan
 
 
-def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, version: str | None) -> None:
-    """Carries out a plan: status record, kill-switch events, scale, final status, labels, other events.
+def _apply(
+    rt: Runtime,
+    view: ServiceView,
+    body: Mapping[str, Any],
+    plan: Plan,
+    version: str | None,
+    workload_version: str | None = None,
+) -> None:
+    """Carries out a plan: the status that lifts a cap, the workload write, kill-switch events, the final
+    status, labels, other events.
 
-    Kill-switch events are recorded right after the status that records the transition and before the
-    scale, under a name derived from the transition itself: a pass repeated after a crash recreates the
-    same Event, which the API server refuses as a duplicate. So each transition is announced once.
+    A kill switch transition reaches the workload in one request that also carries its record, so the
+    replicas to restore are never lost between two writes; that request is conditional on the workload's
+    resourceVersion, so of two passes (two replicas) only one writes the record. Kill-switch events are
+    recorded right after it, before the status, under a name derived from the transition itself: a
+    pass repeated after a crash recreates the same Event, which the API server refuses as a duplicate.
+    So each transition is announced once.
     """
     fm = rt.settings.field_manager
     key = (view.namespace, view.name)
@@ -507,12 +543,11 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
         "uid": body.get("metadata", {}).get("uid"),
     }
     final = plan.status.to_api()
-    for event in kill_events:
-        name = _kill_event_name(view.name, involved["uid"], event.reason, previous, written, final)
-        _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
-        rt.metrics.count_event(event.reason, event.count)
-    if plan.scale_to is not None:
+    if plan.workload_patch is not None:
+        io.patch_workload(rt.clients, view.namespace, workload, plan.workload_patch, fm, workload_version)
+    elif plan.scale_to is not None:
         io.patch_scale(rt.clients, view.namespace, workload, plan.scale_to, fm)
+    if plan.scale_to is not None:
         log.info(
             "AIService %s/%s: scaled Deployment %s to %d replicas (stage %s)",
             *key,
@@ -522,6 +557,12 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
             extra={"k8s_ref": ref, "reason": "Scaled", "replicas": plan.scale_to},
         )
         rt.metrics.count_scale(plan)
+    for event in kill_events:
+        name = _kill_event_name(
+            view.name, involved["uid"], event.reason, plan.kill_since, previous, written, final
+        )
+        _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
+        rt.metrics.count_event(event.reason, event.count)
     write(final)
     if plan.metadata is not None:
         io.patch_deployment_metadata(rt.clients, view.namespace, workload, plan.metadata, fm)
@@ -577,20 +618,22 @@ def _kill_event_name(
     service: str,
     uid: Any,
     reason: str,
+    since: dt.datetime | None,
     previous: Mapping[str, Any],
     recorded: Mapping[str, Any],
     final: Mapping[str, Any],
 ) -> str | None:
     """A name unique to one kill-switch transition: the service's uid and the time it was engaged."""
-    since = None
-    for status in (recorded, previous, final) if reason == "KillSwitchEngaged" else (previous, recorded):
-        record = status.get("killSwitch") or {}
-        if record.get("since"):
-            since = record["since"]
-            break
-    if since is None or not uid:
+    stamp = since.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if since is not None else None
+    if stamp is None:
+        for status in (recorded, previous, final) if reason == "KillSwitchEngaged" else (previous, recorded):
+            record = status.get("killSwitch") or {}
+            if record.get("since"):
+                stamp = record["since"]
+                break
+    if stamp is None or not uid:
         return None
-    digest = hashlib.sha256(f"{uid}/{since}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{uid}/{stamp}".encode()).hexdigest()[:16]
     kind = "engaged" if reason == "KillSwitchEngaged" else "released"
     return f"{service[:200]}.kill-switch-{kind}.{digest}"
 

@@ -70,7 +70,7 @@ def on_aiservice(
     seen = time.perf_counter()
     rt.inventory.put("services", body)
     plan = reconciler.reconcile_service_or_retry(rt, (namespace, name), _plain(body))
-    if plan is not None and plan.status_first is not None and plan.scale_to == 0:
+    if plan is not None and plan.workload_patch is not None and plan.scale_to == 0:
         rt.metrics.kill_reaction_seconds.observe(time.perf_counter() - seen)
     _reconcile_co_claimants(rt, namespace, name, body)
     # Packets are evaluated against the service's spec: only a spec change can change their gates.
