@@ -25,7 +25,7 @@ from airlock.k8s import io
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
-from airlock.logic.killswitch import parse_kill_switch
+from airlock.logic.killswitch import parse_kill_switch, transition_pending
 from airlock.logic.policy import effective_policy
 from airlock.logic.reconcile import (
     Event,
@@ -45,6 +45,7 @@ from airlock.models.common import Versions
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import AIServiceSpec, AIServiceStatus, WorkloadRef
+from airlock.workqueue import WorkQueue
 
 log = logging.getLogger("airlock")
 
@@ -99,6 +100,8 @@ class Runtime:
     settings: Settings
     metrics: Metrics
     inventory: Inventory = field(default_factory=Inventory)
+    # Every service pass goes through this queue: kill switches first, namespaces in turn.
+    queue: WorkQueue = field(default_factory=WorkQueue)
     _locks: dict[Key, threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
     due: dict[Key, dt.datetime] = field(default_factory=dict)
@@ -148,6 +151,14 @@ class Runtime:
         self.failures.pop((kind, key), None)
         if kind == "packet":
             self.packet_due.pop(key, None)
+
+    def enqueue(self, key: Key) -> None:
+        """Queues a pass over a service: urgent when its kill switch has a transition to carry out."""
+        body = self.inventory.get("services", key)
+        urgent = body is not None and transition_pending(
+            (body.get("metadata") or {}).get("annotations"), body.get("status")
+        )
+        self.queue.push(key, urgent)
 
     # ---- the inventory -------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -305,6 +316,30 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
             _short(exc),
             extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Deleted"},
         )
+
+
+def work(rt: Runtime) -> None:
+    """One worker thread: runs the passes the queue hands out, kill switches first, until it is closed."""
+    while (item := rt.queue.pop()) is not None:
+        key, queued = item
+        try:
+            plan = reconcile_service_or_retry(rt, key)
+            if plan is not None and plan.workload_patch is not None and plan.scale_to == 0:
+                rt.metrics.kill_reaction_seconds.observe(time.perf_counter() - queued)
+        except Exception:  # reconcile_service_or_retry retries its own failures; a worker must not die
+            log.exception("the pass over AIService %s/%s failed unexpectedly", *key)
+        finally:
+            rt.queue.done(key)
+
+
+def start_workers(rt: Runtime) -> list[threading.Thread]:
+    threads = [
+        threading.Thread(target=work, args=(rt,), name=f"airlock-worker-{i}", daemon=True)
+        for i in range(rt.settings.workers)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def reconcile_service_or_retry(rt: Runtime, key: Key, body: Mapping[str, Any] | None = None) -> Plan | None:

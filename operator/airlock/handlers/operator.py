@@ -67,11 +67,9 @@ def on_aiservice(
         )
         _reconcile_co_claimants(rt, namespace, name, body)
         return
-    seen = time.perf_counter()
-    rt.inventory.put("services", body)
-    plan = reconciler.reconcile_service_or_retry(rt, (namespace, name), _plain(body))
-    if plan is not None and plan.workload_patch is not None and plan.scale_to == 0:
-        rt.metrics.kill_reaction_seconds.observe(time.perf_counter() - seen)
+    # A pass in the queue reads the newest body; what the inventory already held asks for nothing new.
+    if rt.inventory.put("services", body):
+        rt.enqueue((namespace, name))
     _reconcile_co_claimants(rt, namespace, name, body)
     # Packets are evaluated against the service's spec: only a spec change can change their gates.
     generation = body.metadata.get("generation")
@@ -94,7 +92,7 @@ def on_packet(
         rt.inventory.put("packets", body)
         reconciler.reconcile_packet_or_retry(rt, _plain(body))
     for key in reconciler.services_for_packet(rt, namespace, name, (body.get("spec") or {}).get("service")):
-        reconciler.reconcile_service_or_retry(rt, key)
+        rt.enqueue(key)
 
 
 @kopf.on.event(*RPOL, id="readinesspolicy")
@@ -105,7 +103,7 @@ def on_policy(type: str, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) 
     else:
         rt.inventory.put("policies", body)
     for key in reconciler.all_service_keys(rt):
-        reconciler.reconcile_service_or_retry(rt, key)
+        rt.enqueue(key)
 
 
 @kopf.on.event("apps", "v1", "deployments", id="deployment")
@@ -114,7 +112,7 @@ def on_deployment(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -
     rt = _runtime(memo)
     owner = rt.claimant(namespace, name)
     if owner is not None:  # ungoverned Deployments are none of Airlock's business
-        reconciler.reconcile_service_or_retry(rt, (namespace, owner))
+        rt.enqueue((namespace, owner))
 
 
 def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.Body) -> None:
@@ -124,7 +122,7 @@ def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.B
     if isinstance(workload.get("name"), str):
         for other in rt.inventory.claimants(namespace, workload["name"]):
             if other != name:
-                reconciler.reconcile_service_or_retry(rt, (namespace, other))
+                rt.enqueue((namespace, other))
 
 
 @kopf.on.event("", "v1", "namespaces", id="namespace")
@@ -137,7 +135,7 @@ def on_namespace(type: str, body: kopf.Body, name: str, memo: kopf.Memo, **_: An
         rt.inventory.put("namespaces", body)
     if rt.governed(name) != was:  # the mark was put on or taken off: its services are judged again
         for key in reconciler.services_in(rt, name):
-            reconciler.reconcile_service_or_retry(rt, key)
+            rt.enqueue(key)
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
@@ -180,6 +178,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     started = time.monotonic()
     await asyncio.to_thread(memo["runtime"].refresh)
     log.info("inventory listed in %.2fs", time.monotonic() - started)
+    # Every service is queued before the first worker starts, so the first passes already go kill
+    # switches first and namespaces in turn.
+    for key in reconciler.all_service_keys(memo["runtime"]):
+        memo["runtime"].enqueue(key)
+    memo["workers"] = reconciler.start_workers(memo["runtime"])
     memo["timer"] = asyncio.get_running_loop().create_task(_timers(memo))
     log.info("airlock operator ready")
 
@@ -191,6 +194,7 @@ async def stop_timers(memo: kopf.Memo, **_: Any) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    _runtime(memo).queue.close()
 
 
 async def _timers(memo: kopf.Memo) -> None:
@@ -216,6 +220,6 @@ async def _timers(memo: kopf.Memo) -> None:
                 await asyncio.to_thread(reconciler.retry_packet, rt, key)
             for key in due:
                 rt.due.pop(key, None)
-                await asyncio.to_thread(reconciler.reconcile_service_or_retry, rt, key)
+                rt.enqueue(key)
         except Exception:  # the passes retry their own failures; this loop must outlive any surprise
             log.exception("the timer loop failed an iteration; it carries on")

@@ -158,3 +158,11 @@ def workload_patch(replicas: int | None, record: WorkloadRecord | None) -> dict[
     if replicas is not None:
         patch["spec"] = {"replicas": replicas}
     return patch
+
+
+def transition_pending(annotations: Mapping[str, str] | None, status: Mapping[str, object] | None) -> bool:
+    """Whether the switch says one thing and the recorded status another: an engagement or a release the
+    operator has yet to carry out, which is served before any other pass."""
+    record = (status or {}).get("killSwitch")
+    recorded = isinstance(record, Mapping) and record.get("engaged") is True
+    return parse_kill_switch(annotations).engaged is not recorded
