@@ -318,9 +318,10 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
         )
 
 
-def work(rt: Runtime) -> None:
-    """One worker thread: runs the passes the queue hands out, kill switches first, until it is closed."""
-    while (item := rt.queue.pop()) is not None:
+def work(rt: Runtime, urgent_only: bool = False) -> None:
+    """One worker thread: runs the passes the queue hands out, kill switches first, until it is closed;
+    with `urgent_only`, kill-switch transitions only."""
+    while (item := rt.queue.pop(urgent_only=urgent_only)) is not None:
         key, queued = item
         try:
             plan = reconcile_service_or_retry(rt, key)
@@ -333,10 +334,13 @@ def work(rt: Runtime) -> None:
 
 
 def start_workers(rt: Runtime) -> list[threading.Thread]:
+    """The settings' workers, and one more that runs kill-switch transitions only: when every other
+    worker is in a slow pass (a busy API server), a kill switch still does not wait for one to finish."""
     threads = [
         threading.Thread(target=work, args=(rt,), name=f"airlock-worker-{i}", daemon=True)
         for i in range(rt.settings.workers)
     ]
+    threads.append(threading.Thread(target=work, args=(rt, True), name="airlock-kill-switch", daemon=True))
     for thread in threads:
         thread.start()
     return threads

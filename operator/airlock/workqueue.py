@@ -89,17 +89,22 @@ class WorkQueue:
         self._tickets += 1
         self._queued[key] = (urgent, self._tickets, since)
         (self._urgent if urgent else self._ordinary).add(key, self._tickets)
-        self._cond.notify()
+        # Every waiter: a worker that takes urgent keys only must not swallow the wake-up of one that
+        # would take this key.
+        self._cond.notify_all()
 
-    def pop(self, timeout: float | None = None) -> tuple[Key, float] | None:
+    def pop(self, timeout: float | None = None, urgent_only: bool = False) -> tuple[Key, float] | None:
         """The next key to run and when it was first queued (perf_counter); None once closed, or when
-        nothing came within `timeout`. The caller must call done(key) when the pass is over."""
+        nothing came within `timeout`. With `urgent_only`, only keys of the urgent lane. The caller must
+        call done(key) when the pass is over."""
         with self._cond:
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
                 if self._closed:
                     return None
-                key = self._urgent.take(self._queued, True) or self._ordinary.take(self._queued, False)
+                key = self._urgent.take(self._queued, True)
+                if key is None and not urgent_only:
+                    key = self._ordinary.take(self._queued, False)
                 if key is not None:
                     since = self._queued.pop(key)[2]
                     self._running.add(key)

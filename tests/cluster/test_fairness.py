@@ -3,7 +3,8 @@
 The order of the operator's passes is read from etcd itself: every write gets the next revision of one
 counter shared by every object, so the resourceVersion of the label write each pass makes on its
 Deployment says which pass came first. The work is all in place before the operator starts (it queues
-every service it lists before its one worker takes the first), so the order proven is the queue's, not a
+every service it lists before its one general worker, and the one kept for kill switches, take the
+first), so the order proven is the queue's, not a
 race between the test and the operator.
 """
 
@@ -65,7 +66,9 @@ def test_a_kill_switch_goes_before_a_backlog_and_no_namespace_waits_for_another_
         op.stop()
 
     order = sorted(versions, key=versions.__getitem__)
-    assert order[0] == (killed_ns, "bot"), f"the kill switch waited behind ordinary work: {order[:5]}"
+    # The kill switch has a worker of its own beside the one general worker, so at most the one
+    # ordinary pass that started with it can finish first.
+    assert order.index((killed_ns, "bot")) <= 1, f"the kill switch waited behind ordinary work: {order[:5]}"
     assert cluster.get("deployment", "bot", killed_ns)["spec"]["replicas"] == 0
     # Namespaces take turns: the quiet one's services are among the first 2 x NEIGHBOURS ordinary passes,
     # not behind the noisy one's backlog of BACKLOG.

@@ -68,6 +68,29 @@ def test_a_key_pushed_while_it_runs_runs_again_after_and_never_twice_at_once() -
     assert drain(queue) == [("a", "x")]
 
 
+def test_a_worker_for_kill_switches_takes_nothing_else() -> None:
+    queue = WorkQueue()
+    queue.push(("b", "ordinary"))
+    assert queue.pop(timeout=0, urgent_only=True) is None
+    queue.push(("a", "killed"), urgent=True)
+    item = queue.pop(timeout=0, urgent_only=True)
+    assert item is not None and item[0] == ("a", "killed")
+
+
+def test_an_ordinary_key_wakes_a_general_worker_while_a_kill_switch_worker_waits() -> None:
+    queue = WorkQueue()
+    got: list[object] = []
+    kill_worker = threading.Thread(target=lambda: got.append(queue.pop(timeout=5, urgent_only=True)))
+    general = threading.Thread(target=lambda: got.append(queue.pop(timeout=5)))
+    kill_worker.start()
+    general.start()
+    queue.push(("b", "ordinary"))
+    general.join(timeout=10)
+    assert got and got[0] is not None and got[0][0] == ("b", "ordinary")  # type: ignore[index]
+    queue.close()
+    kill_worker.join(timeout=10)
+
+
 def test_closing_wakes_a_waiting_worker() -> None:
     queue = WorkQueue()
     got: list[object] = []
