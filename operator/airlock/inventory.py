@@ -77,14 +77,17 @@ class Inventory:
                 claim.discard(key[1])
 
     # ---- writes --------------------------------------------------------------------------------------
-    def put(self, kind: str, body: Mapping[str, Any]) -> None:
-        """Records an object seen in a watch event (never older than what is recorded: versions only grow)."""
+    def put(self, kind: str, body: Mapping[str, Any]) -> bool:
+        """Records an object seen in a watch event (never older than what is recorded: versions only grow).
+        Returns whether it is news: a version newer than the one recorded (a start-up list already
+        recorded the first event of every object)."""
         item = slim(body)
         key = _key(item)
         with self._lock:
             current = self._objects[kind].get(key)
             if current is None or _version(item) >= _version(current):
                 self._add(kind, key, item)
+            return current is None or _version(item) > _version(current) or _version(item) < 0
 
     def drop(self, kind: str, key: Key) -> None:
         with self._lock:

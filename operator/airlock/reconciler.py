@@ -31,7 +31,7 @@ from airlock.logic.autoscalers import (
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
 from airlock.logic.gates import evaluate_gates
-from airlock.logic.killswitch import parse_kill_switch
+from airlock.logic.killswitch import parse_kill_switch, transition_pending
 from airlock.logic.policy import effective_policy
 from airlock.logic.reconcile import (
     Event,
@@ -61,6 +61,7 @@ from airlock.models.service import (
     WorkloadRef,
     WorkloadType,
 )
+from airlock.workqueue import WorkQueue
 
 log = logging.getLogger("airlock")
 
@@ -118,6 +119,8 @@ class Runtime:
     settings: Settings
     metrics: Metrics
     inventory: Inventory = field(default_factory=Inventory)
+    # Every service pass goes through this queue: kill switches first, namespaces in turn.
+    queue: WorkQueue = field(default_factory=WorkQueue)
     _locks: dict[Key, threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
     due: dict[Key, dt.datetime] = field(default_factory=dict)
@@ -172,6 +175,14 @@ class Runtime:
         self.failures.pop((kind, key), None)
         if kind == "packet":
             self.packet_due.pop(key, None)
+
+    def enqueue(self, key: Key) -> None:
+        """Queues a pass over a service: urgent when its kill switch has a transition to carry out."""
+        body = self.inventory.get("services", key)
+        urgent = body is not None and transition_pending(
+            (body.get("metadata") or {}).get("annotations"), body.get("status")
+        )
+        self.queue.push(key, urgent)
 
     # ---- the inventory -------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -265,12 +276,13 @@ def reconcile_service(rt: Runtime, key: Key, body: Mapping[str, Any] | None = No
     started = time.perf_counter()
     with rt.lock(key):
         body = body if body is not None else rt.service_body(key)
+        fresh = False
         for _ in range(CONFLICT_ATTEMPTS):
             if body is None:
                 rt.forget(key)
                 return None
             try:
-                plan = _reconcile_once(rt, key, body)
+                plan = _reconcile_once(rt, key, body, fresh)
             except io.ConflictError:
                 log.info(
                     "AIService %s/%s changed while it was reconciled; re-reading it and planning again",
@@ -278,6 +290,7 @@ def reconcile_service(rt: Runtime, key: Key, body: Mapping[str, Any] | None = No
                     extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Conflict"},
                 )
                 body = io.read_custom_object(rt.clients, service_model.PLURAL, key[0], key[1])
+                fresh = True
                 continue
             if plan is not None:
                 rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
@@ -346,6 +359,34 @@ def service_deleted(rt: Runtime, key: Key, body: Mapping[str, Any]) -> None:
             _short(exc),
             extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Deleted"},
         )
+
+
+def work(rt: Runtime, urgent_only: bool = False) -> None:
+    """One worker thread: runs the passes the queue hands out, kill switches first, until it is closed;
+    with `urgent_only`, kill-switch transitions only."""
+    while (item := rt.queue.pop(urgent_only=urgent_only)) is not None:
+        key, queued = item
+        try:
+            plan = reconcile_service_or_retry(rt, key)
+            if plan is not None and plan.workload_patch is not None and plan.scale_to == 0:
+                rt.metrics.kill_reaction_seconds.observe(time.perf_counter() - queued)
+        except Exception:  # reconcile_service_or_retry retries its own failures; a worker must not die
+            log.exception("the pass over AIService %s/%s failed unexpectedly", *key)
+        finally:
+            rt.queue.done(key)
+
+
+def start_workers(rt: Runtime) -> list[threading.Thread]:
+    """The settings' workers, and one more that runs kill-switch transitions only: when every other
+    worker is in a slow pass (a busy API server), a kill switch still does not wait for one to finish."""
+    threads = [
+        threading.Thread(target=work, args=(rt,), name=f"airlock-worker-{i}", daemon=True)
+        for i in range(rt.settings.workers)
+    ]
+    threads.append(threading.Thread(target=work, args=(rt, True), name="airlock-kill-switch", daemon=True))
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def reconcile_service_or_retry(rt: Runtime, key: Key, body: Mapping[str, Any] | None = None) -> Plan | None:
@@ -431,7 +472,7 @@ def _not_older_than_own_write(rt: Runtime, key: Key, body: Mapping[str, Any]) ->
     return io.read_custom_object(rt.clients, service_model.PLURAL, key[0], key[1])
 
 
-def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | None:
+def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any], fresh: bool = False) -> Plan | None:
     current = _not_older_than_own_write(rt, key, body)
     if current is None:
         rt.forget(key)
@@ -473,7 +514,8 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any]) -> Plan | No
         now(),
         claimed_by=rt.claimant(view.namespace, view.spec.workload.name, view.spec.workload.kind),
     )
-    _apply(rt, view, body, plan, version)
+    _check_not_stale(key, body, plan, deployment, fresh)
+    _apply(rt, view, body, plan, version, _version_of(deployment))
     if view.namespace_governed and workload is not None:
         _govern_autoscalers(rt, view, plan)
     if plan.requeue_at is not None:
@@ -591,6 +633,25 @@ def _autoscaler_view(body: Mapping[str, Any], kind: str, maximum: Any) -> Autosc
     )
 
 
+def _check_not_stale(
+    key: Key, body: Mapping[str, Any], plan: Plan, workload: Mapping[str, Any] | None, fresh: bool
+) -> None:
+    """Raises ConflictError (so the AIService is read fresh and planned again) before a kill-switch write
+    of the workload that no conditional status write precedes, when the workload changed after the
+    AIService body the plan was made from: whoever changed it (another operator replica) may have acted
+    on a newer AIService, and a kill planned from the older one would undo its restore. The usual kill
+    (a Deployment untouched since before the annotation was set) needs no extra read."""
+    if plan.workload_patch is None or plan.status_first is not None or fresh:
+        return
+    if _not_older(_version_of(body), _version_of(workload) or ""):
+        return
+    raise io.ConflictError(f"Workload of AIService {key[0]}/{key[1]} changed after the body planned from")
+
+
+def _version_of(obj: Mapping[str, Any] | None) -> str | None:
+    return (obj.get("metadata") or {}).get("resourceVersion") if obj is not None else None
+
+
 def _reconcile_invalid(
     rt: Runtime, key: Key, body: Mapping[str, Any], version: str | None, problem: str
 ) -> Plan | None:
@@ -623,21 +684,35 @@ def _reconcile_invalid(
     )
     deployment = io.read_workload(rt.clients, kind, key[0], name)
     workload = (
-        Workload(replicas=int((deployment.get("spec") or {}).get("replicas", 1)))
+        Workload(
+            replicas=int((deployment.get("spec") or {}).get("replicas", 1)),
+            annotations=(deployment.get("metadata") or {}).get("annotations") or {},
+        )
         if deployment is not None
         else None
     )
     plan = plan_invalid_service(view, workload, problem, now())
-    _apply(rt, view, body, plan, version)
+    _apply(rt, view, body, plan, version, _version_of(deployment))
     return plan
 
 
-def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, version: str | None) -> None:
-    """Carries out a plan: status record, kill-switch events, scale, final status, labels, other events.
+def _apply(
+    rt: Runtime,
+    view: ServiceView,
+    body: Mapping[str, Any],
+    plan: Plan,
+    version: str | None,
+    workload_version: str | None = None,
+) -> None:
+    """Carries out a plan: the status that lifts a cap, the workload write, kill-switch events, the final
+    status, labels, other events.
 
-    Kill-switch events are recorded right after the status that records the transition and before the
-    scale, under a name derived from the transition itself: a pass repeated after a crash recreates the
-    same Event, which the API server refuses as a duplicate. So each transition is announced once.
+    A kill switch transition reaches the workload in one request that also carries its record, so the
+    replicas to restore are never lost between two writes; that request is conditional on the workload's
+    resourceVersion, so of two passes (two replicas) only one writes the record. Kill-switch events are
+    recorded right after it, before the status, under a name derived from the transition itself: a
+    pass repeated after a crash recreates the same Event, which the API server refuses as a duplicate.
+    So each transition is announced once.
     """
     fm = rt.settings.field_manager
     key = (view.namespace, view.name)
@@ -673,12 +748,13 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
         "uid": body.get("metadata", {}).get("uid"),
     }
     final = plan.status.to_api()
-    for event in kill_events:
-        name = _kill_event_name(view.name, involved["uid"], event.reason, previous, written, final)
-        _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
-        rt.metrics.count_event(event.reason, event.count)
-    if plan.scale_to is not None:
+    if plan.workload_patch is not None:
+        io.patch_workload(
+            rt.clients, kind, view.namespace, workload, plan.workload_patch, fm, workload_version
+        )
+    elif plan.scale_to is not None:
         io.patch_scale(rt.clients, kind, view.namespace, workload, plan.scale_to, fm)
+    if plan.scale_to is not None:
         log.info(
             "AIService %s/%s: scaled %s %s to %d replicas (stage %s)",
             *key,
@@ -689,6 +765,12 @@ def _apply(rt: Runtime, view: ServiceView, body: Mapping[str, Any], plan: Plan, 
             extra={"k8s_ref": ref, "reason": "Scaled", "replicas": plan.scale_to},
         )
         rt.metrics.count_scale(plan)
+    for event in kill_events:
+        name = _kill_event_name(
+            view.name, involved["uid"], event.reason, plan.kill_since, previous, written, final
+        )
+        _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
+        rt.metrics.count_event(event.reason, event.count)
     write(final)
     if plan.metadata is not None:
         io.patch_workload_metadata(rt.clients, kind, view.namespace, workload, plan.metadata, fm)
@@ -744,20 +826,22 @@ def _kill_event_name(
     service: str,
     uid: Any,
     reason: str,
+    since: dt.datetime | None,
     previous: Mapping[str, Any],
     recorded: Mapping[str, Any],
     final: Mapping[str, Any],
 ) -> str | None:
     """A name unique to one kill-switch transition: the service's uid and the time it was engaged."""
-    since = None
-    for status in (recorded, previous, final) if reason == "KillSwitchEngaged" else (previous, recorded):
-        record = status.get("killSwitch") or {}
-        if record.get("since"):
-            since = record["since"]
-            break
-    if since is None or not uid:
+    stamp = since.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if since is not None else None
+    if stamp is None:
+        for status in (recorded, previous, final) if reason == "KillSwitchEngaged" else (previous, recorded):
+            record = status.get("killSwitch") or {}
+            if record.get("since"):
+                stamp = record["since"]
+                break
+    if stamp is None or not uid:
         return None
-    digest = hashlib.sha256(f"{uid}/{since}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{uid}/{stamp}".encode()).hexdigest()[:16]
     kind = "engaged" if reason == "KillSwitchEngaged" else "released"
     return f"{service[:200]}.kill-switch-{kind}.{digest}"
 

@@ -12,9 +12,13 @@ cap policy, creates N Deployments and N AIServices, and measures:
   4. the operator's memory (VmRSS) and CPU (utime + stime) at steady state;
   5. cold start: a restart with N converged services, until every service was reconciled, and how many
      already-compliant Deployments and AIServices it wrote to;
-  6. a memory soak under churn (at one size), with the RSS trend.
+  6. a memory soak under churn (at one size), with the RSS trend;
+  7. a noisy neighbour: kill-switch latency in the main namespaces while another namespace floods in
+     --noisy AIServices (created as fast as the API server takes them), then while it holds them and
+     churns them, beside the quiet figure of 1.
 
     python -m airlock_dev.bench [--sizes 100,1000] [--toggles 500] [--soak-seconds 300] [--quick]
+                            [--noisy 3000] [--noisy-toggles 50] [--noisy-churn-rate 50]
                             [--floor-sequence] [--operator-env AIRLOCK_WORKERS=4] [--json out.json]
 
 Progress goes to stderr, the result tables (Markdown) to stdout, raw numbers to --json.
@@ -56,6 +60,7 @@ OPERATOR_DIR = ROOT / "operator"
 GROUP_PATH = "/apis/airlock.dev/v1alpha1"
 BINDINGS = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
 CHURN_NS = "bench-churn"
+NOISY_NS = "bench-noisy"
 # Namespaces with few AIServices, next to the main ones: admission evaluates every AIService of the
 # request's namespace, so these separate the policy's fixed cost from its cost per AIService.
 SIDE_NAMESPACES = {"bench-p1": 1, "bench-p10": 10}
@@ -440,6 +445,21 @@ class _Patient:
                 time.sleep(0.5)
 
 
+def _service_body(ns: str, name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "airlock.dev/v1alpha1",
+        "kind": "AIService",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "workload": {"name": name},
+            "owner": "bench@example.com",
+            "versions": {"model": "model-2026-11-01", "prompt": "v1"},
+            "pilotReplicas": 1,
+            "maxReplicas": 20,
+        },
+    }
+
+
 def create_objects(bench: Bench) -> dict[str, float]:
     """N Deployments and N AIServices (one per Deployment), `per_namespace` to a namespace."""
     api = _Patient(bench.api)
@@ -453,18 +473,7 @@ def create_objects(bench: Bench) -> dict[str, float]:
         return lambda: api.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", body)
 
     def service(ns: str, name: str) -> Callable[[], Any]:
-        body = {
-            "apiVersion": "airlock.dev/v1alpha1",
-            "kind": "AIService",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {
-                "workload": {"name": name},
-                "owner": "bench@example.com",
-                "versions": {"model": "model-2026-11-01", "prompt": "v1"},
-                "pilotReplicas": 1,
-                "maxReplicas": 20,
-            },
-        }
+        body = _service_body(ns, name)
         return lambda: api.request("POST", f"{GROUP_PATH}/namespaces/{ns}/aiservices", body)
 
     def configmap(i: int) -> Callable[[], Any]:
@@ -499,11 +508,14 @@ def churn_targets(bench: Bench, exclude: set[tuple[str, str]]) -> Path:
 
 
 @contextlib.contextmanager
-def churning(bench: Bench, rate: float, exclude: set[tuple[str, str]]) -> Iterator[None]:
+def churning(
+    bench: Bench, rate: float, exclude: set[tuple[str, str]], targets: Path | None = None
+) -> Iterator[None]:
     if rate <= 0:
         yield
         return
-    agent = bench.agent("churn", ["--rate", str(rate), "--targets", str(churn_targets(bench, exclude))])
+    paths = targets if targets is not None else churn_targets(bench, exclude)
+    agent = bench.agent("churn", ["--rate", str(rate), "--targets", str(paths)])
     try:
         time.sleep(1.0)
         yield
@@ -586,13 +598,19 @@ def toggle_set(bench: Bench, toggles: int) -> list[tuple[str, str]]:
 
 
 def kill_switch(
-    bench: Bench, watcher: Watcher, keys: list[tuple[str, str]], timeout: float
+    bench: Bench,
+    watcher: Watcher,
+    keys: list[tuple[str, str]],
+    timeout: float,
+    until: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Engage, wait for 0, release, wait for the restore: for each key in turn. Latencies in ms."""
+    """Engage, wait for 0, release, wait for the restore: for each key in turn (with `until`, round the
+    keys again and again until it is set, at least once). Latencies in ms."""
     engage: list[float] = []
     restore: list[float] = []
     missed = 0
-    for i, key in enumerate(keys):
+    turns = keys if until is None else _until(keys, until)
+    for i, key in enumerate(turns):
         watcher.forget(key)
         t0 = time.monotonic_ns()
         annotate(bench.api, key, "true")
@@ -620,6 +638,85 @@ def kill_switch(
         "missed": missed,
         "engage_raw": engage,
     }
+
+
+def _until(keys: list[tuple[str, str]], until: threading.Event) -> Iterator[tuple[str, str]]:
+    i = 0
+    while i == 0 or not until.is_set():
+        yield keys[i % len(keys)]
+        i += 1
+
+
+def _post(api: _Patient, path: str, body: dict[str, Any]) -> Callable[[], Any]:
+    return lambda: api.request("POST", path, body)
+
+
+def noisy_neighbour(
+    bench: Bench, op: Operator, watcher: Watcher, keys: list[tuple[str, str]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Kill-switch latency in the main namespaces while NOISY_NS floods in `--noisy` AIServices, and
+    then while it holds and churns them; the noisy AIServices are deleted at the end."""
+    api = _Patient(bench.api)
+    count = args.noisy
+    api.request("POST", "/api/v1/namespaces", {"metadata": {"name": NOISY_NS, "labels": GOVERNED}})
+    names = [f"noisy-{i:05d}" for i in range(count)]
+    deployments = f"/apis/apps/v1/namespaces/{NOISY_NS}/deployments"
+    services = f"{GROUP_PATH}/namespaces/{NOISY_NS}/aiservices"
+    _parallel(
+        [
+            _post(
+                api,
+                deployments,
+                {"metadata": {"name": n, "namespace": NOISY_NS}, "spec": _deployment_spec(n, 1)},
+            )
+            for n in names
+        ],
+        8,
+        "noisy Deployments",
+    )
+    flood_done = threading.Event()
+    flood_s: list[float] = []
+
+    def flood() -> None:
+        try:
+            jobs = [_post(api, services, _service_body(NOISY_NS, n)) for n in names]
+            flood_s.append(_parallel(jobs, 8, "noisy AIServices"))
+        finally:
+            flood_done.set()
+
+    result: dict[str, Any] = {"services": count, "load_before": loadavg()}
+    say(f"  flood: {count} AIServices into {NOISY_NS} while toggling kill switches elsewhere")
+    thread = threading.Thread(target=flood, daemon=True)
+    flood_start_s = (time.monotonic_ns() - op.started_ns) / 1e9
+    r0 = reaction(op)
+    thread.start()
+    result["flood"] = kill_switch(bench, watcher, keys, args.toggle_timeout, until=flood_done)
+    r1 = reaction(op)
+    result["flood"]["in_handler_mean_ms"] = in_handler_ms(r0, r1)
+    thread.join()
+    result["flood_create_s"] = flood_s[0] if flood_s else None
+    result["load_after_flood"] = loadavg()
+    say("  flood done; waiting for the operator to reconcile the noisy namespace")
+    try:
+        converged = wait_converged(op, bench.total + count, args.noisy_converge_timeout)
+        result["converged"] = {k: v - flood_start_s if k.endswith("_s") else v for k, v in converged.items()}
+    except RuntimeError as exc:  # measured as it is: the phase goes on with what was reconciled
+        say(f"  {exc}")
+        result["converged"] = None
+        result["reconciled_within_timeout"] = op.progress()[0] - bench.total
+    result["rss_mib"] = rss_mib(op.pid)
+    targets = bench.workdir / "noisy-targets.txt"
+    targets.write_text("\n".join(f"{GROUP_PATH}/namespaces/{NOISY_NS}/aiservices/{n}" for n in names))
+    say(f"  holding {count}, churning them at {args.noisy_churn_rate}/s")
+    with churning(bench, args.noisy_churn_rate, set(), targets):
+        c0, t0 = cpu_seconds(op.pid), time.monotonic()
+        r2 = reaction(op)
+        result["churn"] = kill_switch(bench, watcher, keys, args.toggle_timeout)
+        result["churn"]["in_handler_mean_ms"] = in_handler_ms(r2, reaction(op))
+        result["churn_cpu_percent"] = 100 * (cpu_seconds(op.pid) - c0) / (time.monotonic() - t0)
+    result["load_after"] = loadavg()
+    bench.api.request("DELETE", f"{GROUP_PATH}/namespaces/{NOISY_NS}/aiservices")
+    return result
 
 
 def admission(bench: Bench, blocks: int, per_block: int) -> dict[str, Any]:
@@ -806,6 +903,7 @@ def run_size(n: int, args: argparse.Namespace, soak_here: bool) -> dict[str, Any
         timeout = args.toggle_timeout
         say(f"N={n}: operator kill switch, quiet, {len(keys)} toggles")
         r0 = reaction(op)
+        result["load_quiet"] = loadavg()
         result["op_quiet"] = kill_switch(bench, watcher, keys, timeout)
         r1 = reaction(op)
         result["op_quiet"]["in_handler_mean_ms"] = in_handler_ms(r0, r1)
@@ -826,6 +924,10 @@ def run_size(n: int, args: argparse.Namespace, soak_here: bool) -> dict[str, Any
         if soak_here and args.soak_seconds > 0:
             say(f"N={n}: memory soak for {args.soak_seconds:.0f}s under churn")
             result["soak"] = soak(bench, op, args.soak_seconds, args.churn_rate)
+        if args.noisy > 0:
+            say(f"N={n}: noisy neighbour, {args.noisy} AIServices in {NOISY_NS}")
+            result["noisy"] = noisy_neighbour(bench, op, watcher, keys[: args.noisy_toggles], args)
+            say(f"N={n}: noisy neighbour {result['noisy'].get('converged')}")
         op.stop()
 
         floor = bench.agent("floor")
@@ -909,6 +1011,38 @@ def report(info: dict[str, Any], results: list[dict[str, Any]], out: IO[str]) ->
                 f"| {r['n']} | {load} | {fmt(ratio(so.p50, sf.p50), 2)} | {fmt(ratio(so.p99, sf.p99), 2)} | "
                 f"{fmt(so.p50 - sf.p50)} | {fmt(so.p99 - sf.p99)} |\n"
             )
+    w("\n## Kill switch in the main namespaces beside a noisy one (ms), operator\n\n")
+    w("| N | noisy AIServices | phase | load | n | p50 | p90 | p99 | max | missed | restore p99 | ")
+    w("engage pass mean |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    for r in results:
+        noisy = r.get("noisy")
+        if not noisy:
+            continue
+        phases = (
+            ("quiet (no noisy namespace)", r.get("op_quiet"), r.get("load_quiet", "—")),
+            ("during the flood", noisy.get("flood"), noisy.get("load_after_flood", "—")),
+            ("holding and churning", noisy.get("churn"), noisy.get("load_after", "—")),
+        )
+        for phase, m, load in phases:
+            if not m:
+                continue
+            e, rs = _s(m["engage_ms"]), _s(m["restore_ms"])
+            cells = [str(r["n"]), str(noisy["services"]) if m is not r.get("op_quiet") else "0", phase, load]
+            cells += [str(e.n), fmt(e.p50), fmt(e.p90), fmt(e.p99), fmt(e.max)] if e else ["0"] + ["—"] * 4
+            cells += [str(m["missed"]), fmt(rs.p99) if rs else "—", fmt(m.get("in_handler_mean_ms"))]
+            w("| " + " | ".join(cells) + " |\n")
+        conv = noisy.get("converged") or {}
+        reconciled = (
+            f"all reconciled {fmt(conv.get('all_reconciled_s'))} s after the flood began"
+            if conv
+            else f"{noisy.get('reconciled_within_timeout')} of them reconciled within the timeout"
+        )
+        w(
+            f"\nN={r['n']}: the noisy namespace's {noisy['services']} AIServices were created in "
+            f"{fmt(noisy.get('flood_create_s'))} s, {reconciled}; RSS with them "
+            f"{fmt(noisy.get('rss_mib'))} MiB; operator CPU while they churn "
+            f"{fmt(noisy.get('churn_cpu_percent'))} %.\n"
+        )
     w("\n## Admission: deployments/scale PATCH round trip (ms), binding present vs deleted, interleaved\n\n")
     w("| N | params | n | with p50 | without p50 | with p99 | without p99 | p50 ratio | p99 ratio | ")
     w("p50 extra | p99 extra |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -999,7 +1133,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--floor-sequence",
         action="store_true",
-        help="also measure a bare client making the operator's calls (GET, status, Event) before its scale",
+        help="also measure a bare client making the operator's calls (a GET, then one Deployment PATCH)",
+    )
+    parser.add_argument(
+        "--noisy",
+        type=int,
+        default=3000,
+        help="AIServices of the noisy neighbour namespace (0: no such phase)",
+    )
+    parser.add_argument(
+        "--noisy-converge-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for the noisy AIServices to be reconciled before churning them anyway",
+    )
+    parser.add_argument("--noisy-toggles", type=int, default=50, help="kill-switch toggles while it churns")
+    parser.add_argument(
+        "--noisy-churn-rate", type=float, default=50.0, help="writes per second to the noisy AIServices"
     )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--keep", action="store_true", help="keep the working directories (logs)")
@@ -1009,7 +1159,7 @@ def main(argv: list[str] | None = None) -> int:
         # Blocks alternate binding present / deleted: one block would measure only one side.
         parser.error("--admission-blocks must be at least 2 (blocks alternate with and without the policy)")
     if args.quick:
-        args.sizes, args.toggles, args.soak_seconds = "100", 50, 30.0
+        args.sizes, args.toggles, args.soak_seconds, args.noisy = "100", 50, 30.0, 300
         args.admission_blocks, args.admission_calls, args.idle_seconds = 4, 50, 5.0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     soak_at = args.soak_size if args.soak_size in sizes else max(sizes)

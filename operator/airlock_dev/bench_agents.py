@@ -132,9 +132,9 @@ def _engaged(obj: dict[str, Any]) -> bool:
 def run_floor(api: Api, sequence: bool = False) -> None:
     """The least any kill-switch client can do: one scale PATCH per kill-switch transition seen.
 
-    With `sequence`, it makes the calls the operator makes before its scale instead (read the Deployment,
-    record the transition in the AIService's status, post an Event, then scale): the API cost of that
-    order of calls, without the operator's framework and threads.
+    With `sequence`, it makes the calls the operator makes instead: read the Deployment, then one PATCH
+    of the Deployment itself that sets the replicas and the record of what to restore (the status and
+    the Event follow the scale, so they are not on the path measured).
     """
     path = "/apis/airlock.dev/v1alpha1/aiservices"
     listing = api.request("GET", path)
@@ -151,61 +151,35 @@ def run_floor(api: Api, sequence: bool = False) -> None:
             continue
         state[key] = engaged
         workload = obj["spec"]["workload"]["name"]
-        scale = f"/apis/apps/v1/namespaces/{key[0]}/deployments/{workload}/scale"
+        deployment = f"/apis/apps/v1/namespaces/{key[0]}/deployments/{workload}"
+        replicas = 0 if engaged else 1
         if sequence:
-            _operator_calls(api, obj, workload, engaged)
-        _scale_retrying(api, scale, 0 if engaged else 1)
+            try:
+                api.request("GET", deployment)
+            except ApiError as exc:
+                print(f"floor: reading {deployment} failed: {exc}", file=sys.stderr, flush=True)
+            record = {"airlock.dev/kill-switch-replicas-before": "1" if engaged else None}
+            body = {"metadata": {"annotations": record}, "spec": {"replicas": replicas}}
+            _patch_retrying(api, deployment, body)
+        else:
+            _patch_retrying(api, f"{deployment}/scale", {"spec": {"replicas": replicas}})
 
 
-def _operator_calls(api: Api, obj: dict[str, Any], workload: str, engaged: bool) -> None:
-    ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-    try:
-        api.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/{workload}")
-        status = {"killSwitch": {"engaged": True, "replicasBefore": 1} if engaged else {"engaged": False}}
-        api.request(
-            "PATCH",
-            f"/apis/airlock.dev/v1alpha1/namespaces/{ns}/aiservices/{name}/status",
-            {"status": status},
-            content_type=MERGE_PATCH,
-        )
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        event = {
-            "metadata": {"generateName": f"{name}.", "namespace": ns},
-            "involvedObject": {
-                "apiVersion": "airlock.dev/v1alpha1",
-                "kind": "AIService",
-                "name": name,
-                "namespace": ns,
-                "uid": obj["metadata"]["uid"],
-            },
-            "type": "Warning" if engaged else "Normal",
-            "reason": "KillSwitchEngaged" if engaged else "KillSwitchReleased",
-            "message": "bench",
-            "source": {"component": "airlock-bench"},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        api.request("POST", f"/api/v1/namespaces/{ns}/events", event)
-    except ApiError as exc:
-        print(f"floor: a call before the scale of {ns}/{workload} failed: {exc}", file=sys.stderr, flush=True)
-
-
-def _scale_retrying(api: Api, path: str, replicas: int, retry_for: float = 5.0) -> None:
+def _patch_retrying(api: Api, path: str, body: dict[str, Any], retry_for: float = 5.0) -> None:
     # Admission reads the AIService from the API server's informer: right after a release it may still
     # see the switch engaged and refuse the restore. Retry briefly, as the operator does.
     deadline = time.monotonic() + retry_for
     delay = 0.01
     while True:
         try:
-            api.request("PATCH", path, {"spec": {"replicas": replicas}}, content_type=MERGE_PATCH)
+            api.request("PATCH", path, body, content_type=MERGE_PATCH)
             return
         except ApiError as exc:
             if exc.status in (403, 422) and time.monotonic() < deadline:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
-            print(f"floor: scaling {path} to {replicas} failed: {exc}", file=sys.stderr, flush=True)
+            print(f"floor: patching {path} failed: {exc}", file=sys.stderr, flush=True)
             return
 
 

@@ -153,6 +153,34 @@ def test_the_operator_identity_may_not_change_a_deployment_spec(
     assert "never its spec" in stderr, stderr
 
 
+RECORD = "airlock.dev/kill-switch-replicas-before"
+
+
+def test_the_operator_identity_changes_replicas_outside_scale_only_with_the_kill_switch_record(
+    cluster: Cluster, operator_identity: Identity, namespace: str
+) -> None:
+    cluster.apply(deployment("bot", namespace, 2))
+    # The kill switch's one write: zero replicas and the record of the 2 it had, in one request.
+    engaged = {"metadata": {"annotations": {RECORD: "2"}}, "spec": {"replicas": 0}}
+    ok, stderr = _patch(cluster, operator_identity, namespace, engaged)
+    assert ok, stderr
+    # Anything else in the spec alongside the record is still refused, as is the record kept unchanged.
+    for patch in (
+        {"metadata": {"annotations": {RECORD: "1"}}, "spec": {"replicas": 1, "minReadySeconds": 30}},
+        {"metadata": {"annotations": {RECORD: "3"}}, **_container({"image": "registry.example/x:1"})},
+        {"metadata": {"annotations": {RECORD: "2"}}, "spec": {"replicas": 1}},
+    ):
+        admitted, stderr = _patch(cluster, operator_identity, namespace, patch)
+        assert not admitted, f"the operator's identity changed the Deployment's spec with {patch}"
+        assert "never its spec" in stderr, stderr
+    # The restore: the replicas back and the record removed, in one request.
+    restored = {"metadata": {"annotations": {RECORD: None}}, "spec": {"replicas": 2}}
+    ok, stderr = _patch(cluster, operator_identity, namespace, restored)
+    assert ok, stderr
+    found = cluster.get("deployment", "bot", namespace)
+    assert found["spec"]["replicas"] == 2 and RECORD not in (found["metadata"].get("annotations") or {})
+
+
 def test_the_operator_identity_may_write_only_airlock_labels_and_annotations(
     cluster: Cluster, operator_identity: Identity, namespace: str
 ) -> None:

@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from airlock.logic.killswitch import leftover_annotations, parse_kill_switch, release_identity
+from airlock.logic.killswitch import (
+    WorkloadRecord,
+    leftover_annotations,
+    parse_kill_switch,
+    release_identity,
+    workload_patch,
+    workload_record,
+)
 
 
 @pytest.mark.parametrize(
@@ -148,3 +155,70 @@ def test_release_identity(
     annotations: dict[str, str], engaged_by: str | None, released_by: str | None
 ) -> None:
     assert release_identity(annotations, engaged_by) == released_by
+
+
+SINCE = dt.datetime(2026, 11, 20, 11, 30, tzinfo=dt.UTC)
+BEFORE_KEY, SINCE_KEY = "airlock.dev/kill-switch-replicas-before", "airlock.dev/kill-switch-since"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "record"),
+    [
+        pytest.param(None, None, id="a workload without annotations carries no record"),
+        pytest.param(
+            {BEFORE_KEY: "3", SINCE_KEY: "2026-11-20T11:30:00Z"}, WorkloadRecord(3, SINCE), id="both"
+        ),
+        pytest.param({BEFORE_KEY: "0"}, WorkloadRecord(0, None), id="zero is a record, the time optional"),
+        pytest.param({BEFORE_KEY: "many", SINCE_KEY: "x"}, None, id="a count that is not one is no record"),
+        pytest.param(
+            {BEFORE_KEY: "3", SINCE_KEY: "noon"}, WorkloadRecord(3, None), id="a bad time is dropped"
+        ),
+    ],
+)
+def test_workload_record(annotations: dict[str, str] | None, record: WorkloadRecord | None) -> None:
+    assert workload_record(annotations) == record
+
+
+@pytest.mark.parametrize(
+    ("replicas", "record", "patch"),
+    [
+        pytest.param(
+            0,
+            WorkloadRecord(3, SINCE),
+            {
+                "metadata": {"annotations": {BEFORE_KEY: "3", SINCE_KEY: "2026-11-20T11:30:00Z"}},
+                "spec": {"replicas": 0},
+            },
+            id="engaging scales to zero and records the replicas in the same patch",
+        ),
+        pytest.param(
+            4,
+            None,
+            {"metadata": {"annotations": {BEFORE_KEY: None, SINCE_KEY: None}}, "spec": {"replicas": 4}},
+            id="restoring brings the replicas back and removes the record in the same patch",
+        ),
+        pytest.param(
+            0,
+            WorkloadRecord(1, SINCE.replace(microsecond=250)),
+            {
+                "metadata": {"annotations": {BEFORE_KEY: "1", SINCE_KEY: "2026-11-20T11:30:00.000250Z"}},
+                "spec": {"replicas": 0},
+            },
+            id="the time is kept to the microsecond, since two kills can share a second",
+        ),
+        pytest.param(
+            None,
+            None,
+            {"metadata": {"annotations": {BEFORE_KEY: None, SINCE_KEY: None}}},
+            id="a restore with nothing to grow only removes the record",
+        ),
+    ],
+)
+def test_workload_patch(
+    replicas: int | None, record: WorkloadRecord | None, patch: dict[str, object]
+) -> None:
+    assert workload_patch(replicas, record) == patch
+    # What the patch records reads back as the same record.
+    annotations = patch["metadata"]["annotations"]  # type: ignore[index]
+    written = {k: v for k, v in annotations.items() if v is not None}
+    assert workload_record(written) == record

@@ -50,6 +50,7 @@ def view(
 
 
 KILL = {"airlock.dev/kill-switch": "true", "airlock.dev/kill-switch-reason": "INC-1"}
+BEFORE, SINCE = "airlock.dev/kill-switch-replicas-before", "airlock.dev/kill-switch-since"
 
 
 def plan(
@@ -60,8 +61,11 @@ def plan(
     packets: list[tuple[str, ReadinessPacketSpec]] | None = None,
     policy: ReadinessPolicySpec = POLICY,
     spec: AIServiceSpec = SPEC,
+    record: int | None = None,
 ) -> Plan:
-    workload = Workload(replicas=replicas) if replicas is not None else None
+    """A pass over a Deployment with `replicas`, carrying the kill switch's record of `record` replicas."""
+    on_workload = {} if record is None else {BEFORE: str(record), SINCE: "2026-11-20T12:00:00Z"}
+    workload = Workload(replicas=replicas, annotations=on_workload) if replicas is not None else None
     return plan_service(
         view(status, annotations, spec), workload, packets if packets is not None else [], policy, NOW
     )
@@ -90,43 +94,90 @@ def test_passing_gates_promote_and_lift_the_cap() -> None:
     assert "Promoted" in reasons(p) and "GatesPassed" in reasons(p)
 
 
-def test_engaging_the_kill_switch_records_replicas_before_scaling_to_zero() -> None:
+def test_engaging_the_kill_switch_is_one_write_that_scales_to_zero_and_records_the_replicas() -> None:
     prod = plan(plan(None, 1, packets=PACKETS).status, 4, packets=PACKETS)
     p = plan(prod.status, 4, annotations=KILL, packets=PACKETS)
-    assert p.status_first is not None and p.status_first.kill_switch is not None
-    assert p.status_first.kill_switch.replicas_before == 4 and p.status_first.kill_switch.engaged
+    assert p.status_first is None
+    assert p.workload_patch == {
+        "metadata": {"annotations": {BEFORE: "4", SINCE: "2026-11-20T12:00:00Z"}},
+        "spec": {"replicas": 0},
+    }
     assert p.scale_to == 0 and p.status.stage is Stage.KILLED and p.status.allowed_replicas == 0
-    assert "KillSwitchEngaged" in reasons(p)
+    assert p.status.kill_switch is not None and p.status.kill_switch.replicas_before == 4
+    assert p.kill_since == NOW and "KillSwitchEngaged" in reasons(p)
 
 
 def test_a_restart_while_engaged_keeps_the_record_and_never_restores() -> None:
     killed = plan(plan(None, 4, packets=PACKETS).status, 4, annotations=KILL, packets=PACKETS)
-    again = plan(killed.status, 0, annotations=KILL, packets=PACKETS)
-    assert again.scale_to is None and again.status_first is None and again.events == ()
+    again = plan(killed.status, 0, annotations=KILL, packets=PACKETS, record=4)
+    assert again.scale_to is None and again.workload_patch is None and again.events == ()
     assert again.status.kill_switch is not None and again.status.kill_switch.replicas_before == 4
+
+
+def test_a_crash_between_the_scale_and_the_status_loses_nothing() -> None:
+    prod = plan(plan(None, 1, packets=PACKETS).status, 4, packets=PACKETS)
+    # The workload write landed (0 replicas, 4 recorded); the status did not.
+    after_crash = plan(prod.status, 0, annotations=KILL, packets=PACKETS, record=4)
+    assert after_crash.workload_patch is None and after_crash.scale_to is None
+    assert after_crash.status.kill_switch is not None and after_crash.status.kill_switch.replicas_before == 4
+    assert after_crash.kill_since == NOW and reasons(after_crash).count("KillSwitchEngaged") == 1
+    # Released before the operator came back: the record on the workload is enough to restore.
+    released = plan(prod.status, 0, packets=PACKETS, record=4)
+    assert released.scale_to == 4 and "KillSwitchReleased" in reasons(released)
+    assert released.workload_patch == {
+        "metadata": {"annotations": {BEFORE: None, SINCE: None}},
+        "spec": {"replicas": 4},
+    }
+
+
+def test_a_kill_recorded_only_in_status_gets_its_record_on_the_workload() -> None:
+    killed = plan(plan(None, 4, packets=PACKETS).status, 4, annotations=KILL, packets=PACKETS)
+    # Engaged before the record lived on the workload, or the record was removed by hand.
+    again = plan(killed.status, 0, annotations=KILL, packets=PACKETS)
+    assert again.scale_to is None and again.events == ()
+    assert again.workload_patch == {
+        "metadata": {"annotations": {BEFORE: "4", SINCE: "2026-11-20T12:00:00Z"}},
+        "spec": {"replicas": 0},
+    }
 
 
 def test_releasing_restores_the_recorded_replicas_capped_by_what_the_gates_allow() -> None:
     prod = plan(plan(None, 1, packets=PACKETS).status, 4, packets=PACKETS)
     killed = plan(prod.status, 4, annotations=KILL, packets=PACKETS)
-    released = plan(killed.status, 0, packets=PACKETS)
+    released = plan(killed.status, 0, packets=PACKETS, record=4)
     assert released.scale_to == 4 and "KillSwitchReleased" in reasons(released)
+    assert released.workload_patch == {
+        "metadata": {"annotations": {BEFORE: None, SINCE: None}},
+        "spec": {"replicas": 4},
+    }
     # The cap is lifted in status before the scale, so admission lets the restore through.
     assert released.status_first is not None and released.status_first.allowed_replicas == -1
     pilot_killed = plan(plan(None, 1).status, 1, annotations=KILL)
-    assert plan(pilot_killed.status, 0).scale_to == 1
+    assert plan(pilot_killed.status, 0, record=1).scale_to == 1
+    assert plan(pilot_killed.status, 0, record=5).scale_to == 1
+
+
+def test_a_record_edited_on_the_workload_restores_no_more_than_the_status_recorded() -> None:
+    prod = plan(plan(None, 1, packets=PACKETS).status, 2, packets=PACKETS)
+    killed = plan(prod.status, 2, annotations=KILL, packets=PACKETS)
+    assert plan(killed.status, 0, packets=PACKETS, record=50).scale_to == 2
+    # With the status lost, the workload's record alone says; the cap still applies.
+    assert plan(prod.status, 0, packets=PACKETS, record=50).scale_to == 50
+    assert plan(plan(None, 1).status, 0, record=50).scale_to == 1
 
 
 def test_a_restart_after_release_restores_exactly_once() -> None:
     prod = plan(plan(None, 1, packets=PACKETS).status, 3, packets=PACKETS)
     killed = plan(prod.status, 3, annotations=KILL, packets=PACKETS)
-    released = plan(killed.status, 0, packets=PACKETS)
+    released = plan(killed.status, 0, packets=PACKETS, record=3)
     assert released.status_first is not None
-    # The process died after writing status_first and before scaling: the next pass restores.
-    after_crash = plan(released.status_first, 0, packets=PACKETS)
-    assert after_crash.scale_to == 3
-    # Once restored, nothing is restored again.
-    assert plan(after_crash.status, 3, packets=PACKETS).scale_to is None
+    # The process died after writing status_first and before the restore: the next pass restores.
+    after_crash = plan(released.status_first, 0, packets=PACKETS, record=3)
+    assert after_crash.scale_to == 3 and after_crash.workload_patch is not None
+    assert after_crash.kill_since == released.kill_since == NOW
+    # Once restored (the record went with it), nothing is restored again.
+    restored = plan(after_crash.status, 3, packets=PACKETS)
+    assert restored.scale_to is None and restored.workload_patch is None
 
 
 def test_a_promoted_service_whose_gates_regress_is_held_with_a_warning() -> None:
@@ -188,8 +239,12 @@ def test_an_operator_that_comes_back_after_a_manual_scale_to_zero_takes_the_reco
     assert record is not None and record.replicas_before == 4
     assert record.since == dt.datetime(2026, 11, 20, 11, 30, tzinfo=dt.UTC)
     assert any("by oncall@example.com" in e.message for e in back.events)
+    assert back.workload_patch == {
+        "metadata": {"annotations": {BEFORE: "4", SINCE: "2026-11-20T11:30:00Z"}},
+        "spec": {"replicas": 0},
+    }
     # The release brings back what the service had, not the 0 the operator found.
-    assert plan(back.status, 0, packets=PACKETS).scale_to == 4
+    assert plan(back.status, 0, packets=PACKETS, record=4).scale_to == 4
 
 
 def test_without_a_sensible_record_the_live_count_and_now_are_taken() -> None:

@@ -47,8 +47,12 @@ def _runtime(memo: kopf.Memo) -> Runtime:
 # ---- events ------------------------------------------------------------------------------------------
 
 
+# The two handlers every flood of objects goes through are async: they only update the inventory and
+# queue a pass (in memory, microseconds), so they run on the event loop instead of waiting their turn in
+# kopf's thread pool behind every other event, and an engaged kill switch reaches the queue's urgent lane
+# as soon as its watch event arrives. Anything that calls the API runs in a thread.
 @kopf.on.event(*AIS, id="aiservice")
-def on_aiservice(
+async def on_aiservice(
     type: str, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
     namespace = namespace or ""
@@ -56,7 +60,7 @@ def on_aiservice(
     if type == "DELETED":
         rt.inventory.drop("services", (namespace, name))
         rt.forget((namespace, name))
-        reconciler.service_deleted(rt, (namespace, name), _plain(body))
+        await asyncio.to_thread(reconciler.service_deleted, rt, (namespace, name), _plain(body))
         rt.metrics.forget_service(namespace, name)  # last: its series gone says the deletion was handled
         log.info(
             "AIService %s/%s deleted; its Deployment keeps its current replicas",
@@ -69,18 +73,16 @@ def on_aiservice(
         )
         _reconcile_co_claimants(rt, namespace, name, body)
         return
-    seen = time.perf_counter()
-    rt.inventory.put("services", body)
-    plan = reconciler.reconcile_service_or_retry(rt, (namespace, name), _plain(body))
-    if plan is not None and plan.status_first is not None and plan.scale_to == 0:
-        rt.metrics.kill_reaction_seconds.observe(time.perf_counter() - seen)
+    # A pass in the queue reads the newest body; what the inventory already held asks for nothing new.
+    if rt.inventory.put("services", body):
+        rt.enqueue((namespace, name))
     _reconcile_co_claimants(rt, namespace, name, body)
     # Packets are evaluated against the service's spec: only a spec change can change their gates.
     generation = body.metadata.get("generation")
     if rt.generations.get((namespace, name)) != generation:
         rt.generations[(namespace, name)] = generation
         for packet_name in _packets_naming(rt, namespace, name):
-            reconciler.retry_packet(rt, (namespace, packet_name))
+            await asyncio.to_thread(reconciler.retry_packet, rt, (namespace, packet_name))
 
 
 @kopf.on.event(*RP, id="readinesspacket")
@@ -97,7 +99,7 @@ def on_packet(
         rt.inventory.put("packets", body)
         reconciler.reconcile_packet_or_retry(rt, _plain(body))
     for key in reconciler.services_for_packet(rt, namespace, name, (body.get("spec") or {}).get("service")):
-        reconciler.reconcile_service_or_retry(rt, key)
+        rt.enqueue(key)
 
 
 @kopf.on.event(*RPOL, id="readinesspolicy")
@@ -108,18 +110,18 @@ def on_policy(type: str, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) 
     else:
         rt.inventory.put("policies", body)
     for key in reconciler.all_service_keys(rt):
-        reconciler.reconcile_service_or_retry(rt, key)
+        rt.enqueue(key)
 
 
 @kopf.on.event("apps", "v1", "deployments", id="deployment")
-def on_deployment(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+async def on_deployment(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
     _workload_changed(_runtime(memo), WorkloadKind.DEPLOYMENT, namespace or "", name)
 
 
 def _workload_changed(rt: Runtime, kind: WorkloadKind, namespace: str, name: str) -> None:
     owner = rt.claimant(namespace, name, kind)
     if owner is not None:  # ungoverned workloads are none of Airlock's business
-        reconciler.reconcile_service_or_retry(rt, (namespace, owner))
+        rt.enqueue((namespace, owner))
 
 
 def register_workload_handlers(kinds: Iterable[WorkloadKind]) -> None:
@@ -131,7 +133,7 @@ def register_workload_handlers(kinds: Iterable[WorkloadKind]) -> None:
             continue
         wt = WORKLOAD_TYPES[kind]
 
-        def on_workload(
+        async def on_workload(
             namespace: str | None, name: str, memo: kopf.Memo, _kind: WorkloadKind = kind, **_: Any
         ) -> None:
             _workload_changed(_runtime(memo), _kind, namespace or "", name)
@@ -155,7 +157,7 @@ def _on_autoscaler(type: str, body: kopf.Body, namespace: str | None, memo: kopf
     rt = _runtime(memo)
     owner = rt.claimant(namespace or "", target.target_name, target.target_kind)
     if owner is not None:
-        reconciler.reconcile_service_or_retry(rt, (namespace or "", owner))
+        rt.enqueue((namespace or "", owner))
 
 
 def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.Body) -> None:
@@ -166,7 +168,7 @@ def _reconcile_co_claimants(rt: Runtime, namespace: str, name: str, body: kopf.B
         kind = workload.get("kind") or WorkloadKind.DEPLOYMENT.value
         for other in rt.inventory.claimants(namespace, workload["name"], kind):
             if other != name:
-                reconciler.reconcile_service_or_retry(rt, (namespace, other))
+                rt.enqueue((namespace, other))
 
 
 @kopf.on.event("", "v1", "namespaces", id="namespace")
@@ -179,7 +181,7 @@ def on_namespace(type: str, body: kopf.Body, name: str, memo: kopf.Memo, **_: An
         rt.inventory.put("namespaces", body)
     if rt.governed(name) != was:  # the mark was put on or taken off: its services are judged again
         for key in reconciler.services_in(rt, name):
-            reconciler.reconcile_service_or_retry(rt, key)
+            rt.enqueue(key)
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
@@ -222,6 +224,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     started = time.monotonic()
     await asyncio.to_thread(memo["runtime"].refresh)
     log.info("inventory listed in %.2fs", time.monotonic() - started)
+    # Every service is queued before the first worker starts, so the first passes already go kill
+    # switches first and namespaces in turn.
+    for key in reconciler.all_service_keys(memo["runtime"]):
+        memo["runtime"].enqueue(key)
+    memo["workers"] = reconciler.start_workers(memo["runtime"])
     memo["timer"] = asyncio.get_running_loop().create_task(_timers(memo))
     log.info("airlock operator ready")
 
@@ -233,6 +240,7 @@ async def stop_timers(memo: kopf.Memo, **_: Any) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    _runtime(memo).queue.close()
 
 
 async def _timers(memo: kopf.Memo) -> None:
@@ -258,6 +266,6 @@ async def _timers(memo: kopf.Memo) -> None:
                 await asyncio.to_thread(reconciler.retry_packet, rt, key)
             for key in due:
                 rt.due.pop(key, None)
-                await asyncio.to_thread(reconciler.reconcile_service_or_retry, rt, key)
+                rt.enqueue(key)
         except Exception:  # the passes retry their own failures; this loop must outlive any surprise
             log.exception("the timer loop failed an iteration; it carries on")

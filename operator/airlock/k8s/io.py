@@ -264,6 +264,54 @@ def patch_scale(
             raise
 
 
+def patch_workload(
+    clients: Clients,
+    kind: WorkloadType,
+    namespace: str,
+    name: str,
+    patch: Mapping[str, Any],
+    field_manager: str,
+    resource_version: str | None = None,
+    retry_for: float = 5.0,
+) -> None:
+    """One merge patch of the workload itself: the kill switch's scale and its record in one request.
+
+    With `resource_version`, the write applies only to that version and raises ConflictError otherwise.
+    A denial is retried briefly, as in patch_scale (admission may not have seen a cap lifted yet).
+    """
+    body = dict(patch)
+    if resource_version is not None:
+        body["metadata"] = {**dict(body.get("metadata") or {}), "resourceVersion": resource_version}
+    deadline = time.monotonic() + retry_for
+    delay = 0.01
+    while True:
+        try:
+            _call(
+                clients,
+                clients.custom.patch_namespaced_custom_object,
+                kind.group,
+                kind.version,
+                namespace,
+                kind.plural,
+                name,
+                body,
+                field_manager=field_manager,
+                _content_type=MERGE_PATCH,
+                _preload_content=False,
+            )
+            return
+        except ApiException as exc:
+            if exc.status == 409:
+                raise ConflictError(
+                    f"{kind.kind} {namespace}/{name} changed since resourceVersion {resource_version}"
+                ) from exc
+            if exc.status in (403, 422) and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            raise
+
+
 def patch_workload_metadata(
     clients: Clients,
     kind: WorkloadType,

@@ -117,3 +117,52 @@ def leftover_annotations(annotations: Mapping[str, str] | None) -> dict[str, Non
 def rfc3339(moment: dt.datetime) -> str:
     """UTC, to the second, with a Z: how the kill-switch annotations record a time."""
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# ---- the record on the workload ---------------------------------------------------------------------
+# The kill switch's record lives on the workload itself, under the names it has on the AIService, and is
+# written in the same request that scales it to zero: no crash between two writes can lose what to
+# restore. The restore takes it back in the one request that brings the replicas back.
+WORKLOAD_RECORD_ANNOTATIONS = (KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION, KILL_SWITCH_SINCE_ANNOTATION)
+
+
+@dataclass(frozen=True)
+class WorkloadRecord:
+    """What the kill switch stopped, as recorded on the workload: its replicas and when it was engaged."""
+
+    replicas_before: int
+    since: dt.datetime | None
+
+
+def workload_record(annotations: Mapping[str, str] | None) -> WorkloadRecord | None:
+    """The record a kill left on the workload, or None when there is none (or it is not a sensible count)."""
+    annotations = annotations or {}
+    before = recorded_replicas(annotations.get(KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION))
+    if before is None:
+        return None
+    return WorkloadRecord(before, recorded_time(annotations.get(KILL_SWITCH_SINCE_ANNOTATION)))
+
+
+def workload_patch(replicas: int | None, record: WorkloadRecord | None) -> dict[str, object]:
+    """The one merge patch of the workload for a kill switch transition: `replicas` (None keeps them)
+    and the record set (engaging) or removed (None: restoring)."""
+    annotations: dict[str, str | None]
+    if record is None:
+        annotations = dict.fromkeys(WORKLOAD_RECORD_ANNOTATIONS)
+    else:
+        annotations = {KILL_SWITCH_REPLICAS_BEFORE_ANNOTATION: str(record.replicas_before)}
+        # To the microsecond: the time names the transition's Events, and two kills can share a second.
+        since = record.since.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if record.since else None
+        annotations[KILL_SWITCH_SINCE_ANNOTATION] = since
+    patch: dict[str, object] = {"metadata": {"annotations": annotations}}
+    if replicas is not None:
+        patch["spec"] = {"replicas": replicas}
+    return patch
+
+
+def transition_pending(annotations: Mapping[str, str] | None, status: Mapping[str, object] | None) -> bool:
+    """Whether the switch says one thing and the recorded status another: an engagement or a release the
+    operator has yet to carry out, which is served before any other pass."""
+    record = (status or {}).get("killSwitch")
+    recorded = isinstance(record, Mapping) and record.get("engaged") is True
+    return parse_kill_switch(annotations).engaged is not recorded

@@ -15,7 +15,14 @@ from airlock.logic import cap as caps
 from airlock.logic.annotations import near_misses
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
 from airlock.logic.gates import GateReport, evaluate_gates
-from airlock.logic.killswitch import leftover_annotations, parse_kill_switch, release_identity
+from airlock.logic.killswitch import (
+    WorkloadRecord,
+    leftover_annotations,
+    parse_kill_switch,
+    release_identity,
+    workload_patch,
+    workload_record,
+)
 from airlock.logic.labels import (
     SERVICE_LABEL,
     STAGE_LABEL,
@@ -88,16 +95,23 @@ class Event:
 
 @dataclass(frozen=True)
 class Plan:
-    """What to write, in order: `status_first` (if any), then the scale, then `status`, labels, events.
+    """What to write, in order: `status_first` (if any), then the workload, then `status`, labels, events.
 
-    Writing the kill-switch record before scaling to zero means a crash between the two never loses the
-    replicas to restore; on release, the status that lifts the cap goes first so admission lets the
-    restore through.
+    A kill switch transition is one write of the workload, `workload_patch`: the scale to zero together
+    with the record of what to restore (so no crash between two writes can lose it), or the restore
+    together with the record's removal. Its status and Events follow. On release, the status that lifts
+    the cap goes first so admission lets the restore through. Any other scale (the backstop) is
+    `scale_to` alone, through the scale subresource; `scale_to` also names the replicas a
+    `workload_patch` sets.
     """
 
     status: AIServiceStatus
     status_first: AIServiceStatus | None = None
     scale_to: int | None = None
+    workload_patch: dict[str, object] | None = None
+    # When the switch was engaged: what names the transition's Events, so a pass repeated after a crash
+    # (or run by a second replica) announces it under the same name.
+    kill_since: datetime | None = None
     metadata: dict[str, dict[str, str | None]] | None = None
     # Annotations to remove from the AIService: what a released kill switch left behind.
     service_annotations: dict[str, None] | None = None
@@ -167,8 +181,11 @@ def plan_service(
     allowed = 0 if kill.engaged else unkilled_cap
 
     # --- kill switch -------------------------------------------------------------------------------
+    # The workload's record is the source of truth for what to restore: it is written in the request
+    # that scales to zero, while the status follows and may lag (or be lost with a crash in between).
+    record = workload_record(workload.annotations) if workload is not None else None
     scale_to: int | None = None
-    status_first_needed = False
+    patch: dict[str, object] | None = None
     restore_pending = False
     workload_name = spec.workload.name
     kind = spec.workload.kind
@@ -178,17 +195,21 @@ def plan_service(
                 update={"reason": kill.reason, "engaged_by": prev_kill.engaged_by or kill.by}
             )
         else:
-            # What the person who engaged it recorded comes first: with the operator down they may have
-            # scaled to 0 by hand before it got here, and the live count would then be 0.
-            before = kill.replicas_before if kill.replicas_before is not None else current
+            if record is not None:  # a pass that scaled to zero and died before the status
+                before: int | None = record.replicas_before
+                since = record.since or kill.since or now
+            else:
+                # What the person who engaged it recorded comes first: with the operator down they may
+                # have scaled to 0 by hand before it got here, and the live count would then be 0.
+                before = kill.replicas_before if kill.replicas_before is not None else current
+                since = kill.since or now
             kill_status = KillSwitchStatus(
                 engaged=True,
                 reason=kill.reason,
                 engaged_by=kill.by,
-                since=kill.since or now,
+                since=since,
                 replicas_before=before,
             )
-            status_first_needed = True
             by = f" by {kill.by}" if kill.by else ""
             events.append(
                 Event(
@@ -199,22 +220,36 @@ def plan_service(
                     "replicas.",
                 )
             )
-        if current:
+        if workload is not None and record is None:
+            # Also a kill engaged before the record lived on the workload, or one whose record was removed
+            # by hand: written again from the status.
+            before = kill_status.replicas_before
+            patch = workload_patch(
+                0, WorkloadRecord(before if before is not None else current or 0, kill_status.since)
+            )
+            scale_to = 0 if current else None
+        elif current:
             scale_to = 0
     else:
         before = prev_kill.replicas_before
+        if record is not None:
+            # A status, which only the operator writes, caps what a record edited on the workload restores.
+            before = record.replicas_before if before is None else min(before, record.replicas_before)
         released_by = prev_kill.released_by
         if prev_kill.engaged:
             released_by = release_identity(service.annotations, prev_kill.engaged_by)
-        if prev_kill.engaged or (before is not None and not prev_kill.engaged):
+        if prev_kill.engaged or before is not None:
             # Released now, or released earlier and the restore did not finish (a restart in between).
             target = before if before is not None else 0
             if unkilled_cap != NO_CAP:
                 target = min(target, unkilled_cap)
-            if current is not None and current < target:
+            grow = current is not None and current < target
+            if record is not None:
+                patch = workload_patch(target if grow else None, None)
+            if grow:
                 scale_to = target
                 restore_pending = True
-            if prev_kill.engaged:
+            if prev_kill.engaged or (record is not None and prev_kill.replicas_before is None):
                 events.append(
                     Event(
                         "Normal",
@@ -281,9 +316,7 @@ def plan_service(
         observed_generation=service.generation,
     )
     status_first: AIServiceStatus | None = None
-    if status_first_needed:
-        status_first = status
-    elif restore_pending:
+    if restore_pending:
         status_first = status.model_copy(
             update={
                 "kill_switch": prev_kill.model_copy(
@@ -306,12 +339,18 @@ def plan_service(
         status=status,
         status_first=status_first,
         scale_to=scale_to,
+        workload_patch=patch,
+        kill_since=kill_status.since if kill.engaged else prev_kill.since or _record_since(record),
         metadata=meta,
         service_annotations=leftover_annotations(service.annotations) or None,
         events=tuple(events),
         requeue_at=report.expires_at,
         report=report,
     )
+
+
+def _record_since(record: WorkloadRecord | None) -> datetime | None:
+    return record.since if record is not None else None
 
 
 def _bounds_note(spec: AIServiceSpec, pilot: int, ceiling: int | None) -> str:
@@ -568,22 +607,27 @@ def plan_invalid_service(
     kill = parse_kill_switch(service.annotations, now)
     workload_name = service.spec.workload.name
     current = workload.replicas if workload is not None else None
+    record = workload_record(workload.annotations) if workload is not None else None
     events: list[Event] = []
     scale_to: int | None = None
-    status_first_needed = False
+    patch: dict[str, object] | None = None
     kill_status, allowed, stage = prev_kill, prev.allowed_replicas, prev.stage
     if kill.engaged:
         allowed, stage = 0, Stage.KILLED
         if not prev_kill.engaged:
-            before = kill.replicas_before if kill.replicas_before is not None else current
+            if record is not None:
+                before: int | None = record.replicas_before
+                since = record.since or kill.since or now
+            else:
+                before = kill.replicas_before if kill.replicas_before is not None else current
+                since = kill.since or now
             kill_status = KillSwitchStatus(
                 engaged=True,
                 reason=kill.reason,
                 engaged_by=kill.by,
-                since=kill.since or now,
+                since=since,
                 replicas_before=before,
             )
-            status_first_needed = True
             events.append(
                 Event(
                     "Warning",
@@ -593,6 +637,11 @@ def plan_invalid_service(
                     "scaled from "
                     f"{before if before is not None else 'unknown'} to 0 replicas.",
                 )
+            )
+        if workload is not None and record is None:
+            before = kill_status.replicas_before
+            patch = workload_patch(
+                0, WorkloadRecord(before if before is not None else current or 0, kill_status.since)
             )
         if current:
             scale_to = 0
@@ -635,7 +684,8 @@ def plan_invalid_service(
     )
     return Plan(
         status=status,
-        status_first=status if status_first_needed else None,
         scale_to=scale_to,
+        workload_patch=patch,
+        kill_since=kill_status.since if kill.engaged else None,
         events=tuple(events),
     )
