@@ -29,6 +29,8 @@ def _validation_error() -> pydantic.ValidationError:
         (ApiException(status=500), Failure.TRANSIENT),
         (ApiException(status=503), Failure.TRANSIENT),
         (ApiException(status=0, reason="no status"), Failure.TRANSIENT),
+        (ApiException(status=404), Failure.TRANSIENT),  # deleted during the pass
+        (ApiException(status=410), Failure.TRANSIENT),
         (urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"), Failure.TRANSIENT),
         (urllib3.exceptions.ProtocolError("connection aborted"), Failure.TRANSIENT),
         (TimeoutError(), Failure.TRANSIENT),

@@ -43,7 +43,9 @@ def failure_kind(exc: BaseException) -> Failure:
         return Failure.TRANSIENT
     if isinstance(exc, ApiException):
         status = exc.status or 0
-        return Failure.TRANSIENT if status in (409, 429) or status >= 500 or status == 0 else Failure.REFUSED
+        # 404/410: the object went away during the pass; the retry soon finds it gone and forgets it.
+        transient = status in (404, 409, 410, 429) or status >= 500 or status == 0
+        return Failure.TRANSIENT if transient else Failure.REFUSED
     if isinstance(exc, pydantic.ValidationError):
         return Failure.INVALID
     return Failure.BUG

@@ -14,7 +14,8 @@ class Failure(StrEnum):
     """The kinds of failure a pass can meet, as the airlock_reconcile_failures_total label spells them."""
 
     #: A lost race (409), throttling (429), the API server failing or unreachable (5xx, a timeout, a
-    #: broken connection): the same request will probably work in a moment.
+    #: broken connection), an object deleted during the pass (404, 410): the next pass, in a moment,
+    #: either works or finds the object gone.
     TRANSIENT = "Transient"
     #: The API server refused the request for what it is (another 4xx: a denial by someone's admission
     #: policy, RBAC taken away, a body it finds invalid). Retrying soon changes nothing; retrying slowly
