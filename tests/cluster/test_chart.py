@@ -527,8 +527,16 @@ def test_operator_runs_on_the_charts_rbac_and_settings_alone(
             ),
             what="the AIService's status",
         )
-        labels = cluster.get("deployment", "assistant", namespace)["metadata"]["labels"]
-        assert labels.get("airlock.dev/stage") == "Pilot", labels
+        # A pass writes the status before the labels: wait for the label itself.
+        cluster.wait_for(
+            lambda: (
+                (cluster.get("deployment", "assistant", namespace)["metadata"].get("labels") or {}).get(
+                    "airlock.dev/stage"
+                )
+                == "Pilot"
+            ),
+            what="the stage label on the Deployment",
+        )
         cluster.wait_for(
             lambda: bool(cluster.kubectl("get", "events", "-n", namespace, "-o", "name").stdout.strip()),
             what="an Event from the operator",
