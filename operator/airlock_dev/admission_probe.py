@@ -42,9 +42,15 @@ CAP_MESSAGE = f"Airlock: Deployment {NAME} may run at most 1 replicas"
 TOKEN = "airlock.dev/admission-probe"
 
 
+def _token() -> str:
+    # A bare hex token such as "81e23350" is a float to the API server's YAML decoder, though PyYAML
+    # leaves it unquoted: the letter prefix keeps it a string, as an annotation value must be.
+    return f"write-{secrets.token_hex(8)}"
+
+
 def _aiservice() -> dict[str, Any]:
     doc = samples.load("service.yaml")
-    doc["metadata"] = {"name": NAME, "namespace": NAMESPACE, "annotations": {TOKEN: secrets.token_hex(8)}}
+    doc["metadata"] = {"name": NAME, "namespace": NAMESPACE, "annotations": {TOKEN: _token()}}
     doc["spec"]["workload"] = {"name": NAME}
     doc["spec"]["pilotReplicas"] = 1
     return doc
