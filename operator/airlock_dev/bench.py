@@ -628,7 +628,9 @@ def kill_switch(
             say(f"  {key[0]}/{key[1]}: replicas did not come back to 1 within {timeout:.0f}s")
         else:
             restore.append((back - t1) / 1e6)
-        if missed >= 10:
+        # Ten misses and not one toggle seen is a broken reacting client; misses among seen toggles are
+        # the measurement (a saturated API server), reported as `missed`, each at least `timeout` long.
+        if missed >= 10 and not engage and not restore:
             raise RuntimeError("ten kill-switch toggles timed out; the reacting client is not working")
         if (i + 1) % max(1, len(keys) // 4) == 0:
             say(f"  toggles: {i + 1}/{len(keys)}")
