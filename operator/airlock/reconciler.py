@@ -23,10 +23,12 @@ from airlock.config import Settings
 from airlock.inventory import Inventory
 from airlock.k8s import io
 from airlock.logic.autoscalers import (
+    CAPPED_BY_AIRLOCK,
+    KEDA_DEFAULT_MAX,
     AutoscalerView,
     ScaledObjectView,
-    capped_autoscalers,
-    pause_patches,
+    plan_capped_warnings,
+    plan_pauses,
 )
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
@@ -52,11 +54,9 @@ from airlock.models.common import Versions
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import (
-    NO_CAP,
     WORKLOAD_TYPES,
     AIServiceSpec,
     AIServiceStatus,
-    Stage,
     WorkloadKind,
     WorkloadRef,
     WorkloadType,
@@ -544,65 +544,57 @@ def _govern_autoscalers(rt: Runtime, view: ServiceView, plan: Plan) -> None:
     and maximum, where `kubectl describe` shows it."""
     if not (rt.settings.hpas or rt.settings.scaled_objects):
         return
-    ref = view.spec.workload
-    killed = plan.status.stage is Stage.KILLED
-    autoscalers: list[AutoscalerView] = []
-    involved: dict[str, dict[str, Any]] = {}
+    key, ref = (view.namespace, view.name), view.spec.workload
+    found: list[tuple[Mapping[str, Any], str, str, Any]] = []  # body, kind, apiVersion, maximum
     if rt.settings.scaled_objects:
         objects = io.list_scaled_objects(rt.clients, view.namespace)
         views = [scaled_object_view(b) for b in objects]
-        for name, patch in pause_patches(view.name, killed, ref.kind.value, ref.name, views):
+        for pause in plan_pauses(view.name, plan.status, ref.kind.value, ref.name, views):
             io.patch_scaled_object_annotations(
-                rt.clients, view.namespace, name, patch, rt.settings.field_manager
+                rt.clients, view.namespace, pause.scaled_object, pause.patch, rt.settings.field_manager
             )
             log.info(
                 "AIService %s/%s: %s ScaledObject %s",
-                view.namespace,
-                view.name,
-                "paused" if killed else "unpaused",
-                name,
-                extra={"k8s_ref": _ref(service_model.KIND, (view.namespace, view.name)), "reason": "Paused"},
+                *key,
+                "paused" if pause.paused else "unpaused",
+                pause.scaled_object,
+                extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Paused"},
             )
-        for b in objects:
-            maximum = (b.get("spec") or {}).get("maxReplicaCount", KEDA_DEFAULT_MAX)
-            autoscalers.append(_autoscaler_view(b, "ScaledObject", maximum))
-            involved[f"ScaledObject/{_name(b)}"] = _involved(b, "keda.sh/v1alpha1", "ScaledObject")
+        found += [
+            (
+                b,
+                "ScaledObject",
+                "keda.sh/v1alpha1",
+                (b.get("spec") or {}).get("maxReplicaCount", KEDA_DEFAULT_MAX),
+            )
+            for b in objects
+        ]
     if rt.settings.hpas:
-        for b in io.list_hpas(rt.clients, view.namespace):
-            autoscalers.append(
-                _autoscaler_view(b, "HorizontalPodAutoscaler", (b.get("spec") or {}).get("maxReplicas"))
-            )
-            involved[f"HorizontalPodAutoscaler/{_name(b)}"] = _involved(
-                b, "autoscaling/v2", "HorizontalPodAutoscaler"
-            )
-    allowed = plan.status.allowed_replicas
-    reports = capped_autoscalers(
+        hpas = io.list_hpas(rt.clients, view.namespace)
+        found += [
+            (b, "HorizontalPodAutoscaler", "autoscaling/v2", (b.get("spec") or {}).get("maxReplicas"))
+            for b in hpas
+        ]
+    involved = {(kind, _name(b)): _involved(b, api_version, kind) for b, kind, api_version, _ in found}
+    for warning in plan_capped_warnings(
         service=view.name,
         namespace=view.namespace,
-        stage=plan.status.stage.value if plan.status.stage else None,
-        blocking=plan.status.blocking,
-        killed=killed,
-        cap=allowed if allowed is not None else NO_CAP,
+        status=plan.status,
         workload_kind=ref.kind.value,
         workload_name=ref.name,
-        autoscalers=autoscalers,
-    )
-    for report in reports:
-        a = report.autoscaler
-        digest = hashlib.sha256(f"{a.uid}/{report.cap}/{a.maximum}/{killed}".encode()).hexdigest()[:16]
+        autoscalers=[_autoscaler_view(b, kind, maximum) for b, kind, _, maximum in found],
+    ):
+        a = warning.autoscaler
         _announce(
             rt,
             service_model.KIND,
-            (view.namespace, view.name),
-            involved[f"{a.kind}/{a.name}"],
+            key,
+            involved[(a.kind, a.name)],
             "Warning",
-            "CappedByAirlock",
-            report.message,
-            name=f"{a.name[:200]}.capped-by-airlock.{digest}",
+            CAPPED_BY_AIRLOCK,
+            warning.message,
+            name=warning.event_name,
         )
-
-
-KEDA_DEFAULT_MAX = 100  # a ScaledObject without maxReplicaCount, as KEDA reads it
 
 
 def _name(body: Mapping[str, Any]) -> str:
