@@ -31,9 +31,8 @@ from airlock.logic.autoscalers import (
     plan_pauses,
 )
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
-from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
-from airlock.logic.gates import evaluate_gates
 from airlock.logic.killswitch import parse_kill_switch, transition_pending
+from airlock.logic.packet_plan import PacketPlan, SeenApprovals, plan_packet
 from airlock.logic.policy import effective_policy
 from airlock.logic.reconcile import (
     Event,
@@ -51,7 +50,7 @@ from airlock.models import policy as policy_model
 from airlock.models import service as service_model
 from airlock.models.base import API_VERSION, GOVERNED_LABEL, GOVERNED_VALUE
 from airlock.models.common import Versions
-from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
+from airlock.models.packet import ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import (
     WORKLOAD_TYPES,
@@ -844,86 +843,52 @@ def _kill_event_name(
 def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
     """Evaluates a packet against its service and writes the packet's status when it changed."""
     meta = body.get("metadata", {})
-    namespace, name = meta.get("namespace", ""), meta["name"]
+    key = (meta.get("namespace", ""), meta["name"])
     try:
         spec = ReadinessPacketSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
         log.error(
             "ReadinessPacket %s/%s has a spec the operator cannot read: %s",
-            namespace,
-            name,
+            *key,
             _validation_summary(exc),
-            extra={"k8s_ref": _ref(packet_model.KIND, (namespace, name)), "reason": "InvalidSpec"},
+            extra={"k8s_ref": _ref(packet_model.KIND, key), "reason": "InvalidSpec"},
         )
         return
-    _announce_approvals(rt, body, spec.approvals)
-    service_body = rt.service_body((namespace, spec.service))
+    service_body = rt.service_body((key[0], spec.service))
     service_spec = None
     if service_body is not None:
         try:
             service_spec = AIServiceSpec.model_validate(service_body.get("spec") or {})
         except ValidationError:
             service_spec = None
-    when = now()
-    report = evaluate_gates(service_spec, spec, rt.policy(), when)
-    prev: ReadinessPacketStatus = (
-        _lenient_status(ReadinessPacketStatus, body.get("status")) or ReadinessPacketStatus()
-    )
-    blocking = ", ".join(report.blocking)
-    conditions = set_condition(
-        prev.conditions,
-        type_=ConditionType.COMPLETE,
-        status=report.passed,
-        reason=ConditionReason.ALL_GATES_PASSED if report.passed else ConditionReason.GATES_BLOCKING,
-        message=f"All {len(report.required)} required gates pass."
-        if report.passed
-        else f"{report.summary} required gates pass; blocking: {blocking}.",
+    seen = rt.approvals.get(key)
+    plan = plan_packet(
+        spec,
+        service_spec,
+        rt.policy(),
+        now(),
+        previous=_lenient_status(ReadinessPacketStatus, body.get("status")),
         generation=meta.get("generation"),
-        now=when,
+        version=meta.get("resourceVersion"),
+        seen=None if seen is None else SeenApprovals(seen, rt.approvals_version.get(key)),
     )
-    status = ReadinessPacketStatus(
-        gates=list(report.results),
-        gates_passed=report.summary,
-        digest=report.digest,
-        complete=report.passed,
-        expires_at=report.expires_at,
-        conditions=conditions,
-        observed_generation=meta.get("generation"),
-    )
-    if status == prev:
+    _announce_approvals(rt, body, plan)
+    if not plan.changed:
         return
     # Conditional, like a service's first write: of two replicas (or a pass planned from a stale body)
     # only one records the change, and only that one announces it.
-    patch = io.merge_patch(body.get("status") or {}, status.to_api())
+    patch = io.merge_patch(body.get("status") or {}, plan.status.to_api())
     if patch:
         io.patch_status(
             rt.clients,
             packet_model.PLURAL,
-            namespace,
-            name,
+            *key,
             patch,
             rt.settings.field_manager,
             meta.get("resourceVersion"),
         )
-    if prev.digest is not None and prev.digest != status.digest:
-        stale = [a for a in spec.approvals if a.digest == prev.digest]
-        if stale:
-            who = ", ".join(f"{a.role} by {a.by}" for a in stale)
-            _announce(
-                rt,
-                packet_model.KIND,
-                (namespace, name),
-                _packet_ref(body),
-                "Warning",
-                "ApprovalsStale",
-                f"The packet content changed (digest {_short_digest(prev.digest)} -> "
-                f"{_short_digest(status.digest)}); these approvals no longer count: {who}. "
-                "Each role must approve the new digest.",
-            )
-    if prev.complete is not None and prev.complete != status.complete:
-        reason, kind = ("PacketComplete", "Normal") if report.passed else ("PacketIncomplete", "Warning")
-        message = conditions[-1].message if conditions else ""
-        _announce(rt, packet_model.KIND, (namespace, name), _packet_ref(body), kind, reason, message)
+    for event in plan.events:
+        _announce(rt, packet_model.KIND, key, _packet_ref(body), event.type, event.reason, event.message)
 
 
 def reconcile_packet_or_retry(rt: Runtime, body: Mapping[str, Any]) -> None:
@@ -963,52 +928,25 @@ def retry_packet(rt: Runtime, key: Key) -> None:
     reconcile_packet_or_retry(rt, body)
 
 
-def _announce_approvals(rt: Runtime, body: Mapping[str, Any], approvals: list[Approval]) -> None:
-    """Events for approvals added, changed or removed since this process last saw the packet."""
+def _announce_approvals(rt: Runtime, body: Mapping[str, Any], plan: PacketPlan) -> None:
+    """Remembers the approvals the plan compared and announces those added, changed or removed since this
+    process last saw the packet."""
     meta = body.get("metadata", {})
     key = (meta.get("namespace", ""), meta["name"])
-    current = {a.role: (a.by, a.digest) for a in approvals}
-    version = meta.get("resourceVersion")
-    seen_version = rt.approvals_version.get(key)
-    if (
-        version
-        and seen_version
-        and version.isdigit()
-        and seen_version.isdigit()
-        and int(version) < int(seen_version)
-    ):
-        return  # an older body than one already compared (a late event after a fresh read)
-    seen = rt.approvals.get(key)
-    rt.approvals[key] = current
-    if version is not None:
-        rt.approvals_version[key] = version
-    if seen is None:
-        return
-    for role in sorted(current):
-        if seen.get(role) == current[role]:
-            continue
-        by, digest = current[role]
+    if plan.seen is not None:
+        rt.approvals[key] = dict(plan.seen.approvals)
+        if plan.seen.version is not None:
+            rt.approvals_version[key] = plan.seen.version
+    for event in plan.approval_events:
         _announce(
             rt,
             packet_model.KIND,
             key,
             _packet_ref(body),
-            "Normal",
-            "Approved",
-            f"Role {role} approved by {by} for digest {_short_digest(digest)}.",
-            detail=f" role {role}",
-        )
-    for role in sorted(seen.keys() - current.keys()):
-        by, digest = seen[role]
-        _announce(
-            rt,
-            packet_model.KIND,
-            key,
-            _packet_ref(body),
-            "Normal",
-            "ApprovalRemoved",
-            f"Approval of role {role} by {by} for digest {_short_digest(digest)} was removed.",
-            detail=f" role {role}",
+            event.type,
+            event.reason,
+            event.message,
+            detail=event.detail,
         )
 
 
@@ -1021,14 +959,6 @@ def _packet_ref(body: Mapping[str, Any]) -> dict[str, Any]:
         "namespace": meta.get("namespace", ""),
         "uid": meta.get("uid"),
     }
-
-
-def _short_digest(digest: str | None) -> str:
-    """`sha256:` and the first 12 hex digits: enough to tell two digests apart in an event."""
-    if not digest:
-        return "none"
-    algorithm, _, value = digest.partition(":")
-    return f"{algorithm}:{value[:12]}" if value else digest[:19]
 
 
 def _validation_summary(exc: ValidationError) -> str:
