@@ -109,6 +109,45 @@ def _lenient_status(model: Any, raw: Any) -> Any:
         return None
 
 
+class ParsedPackets:
+    """Each packet's spec as parsed from one resourceVersion, or why it does not parse: the models validate
+    a packet once per version, not once per service pass over its namespace."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parsed: dict[str, dict[str, tuple[str, ReadinessPacketSpec | ValidationError]]] = {}
+
+    def parse(self, body: Mapping[str, Any]) -> ReadinessPacketSpec | ValidationError:
+        """The spec of a packet body, parsed now unless it was parsed from this resourceVersion before."""
+        meta = body.get("metadata") or {}
+        namespace, name, version = meta.get("namespace") or "", meta["name"], meta.get("resourceVersion")
+        with self._lock:
+            cached = self._parsed.get(namespace, {}).get(name)
+        if version and cached is not None and cached[0] == version:
+            return cached[1]
+        parsed: ReadinessPacketSpec | ValidationError
+        try:
+            parsed = ReadinessPacketSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            parsed = exc
+        if version:
+            with self._lock:
+                self._parsed.setdefault(namespace, {})[name] = (version, parsed)
+        return parsed
+
+    def keep_only(self, namespace: str, names: set[str]) -> None:
+        """Drops the packets of `namespace` no longer listed (a deletion a resync found)."""
+        with self._lock:
+            cached = self._parsed.get(namespace)
+            if cached is not None:
+                for name in cached.keys() - names:
+                    del cached[name]
+
+    def forget(self, key: Key) -> None:
+        with self._lock:
+            self._parsed.get(key[0], {}).pop(key[1], None)
+
+
 @dataclass
 class Runtime:
     """What one operator process holds: clients, settings, metrics, per-object locks, and the inventory
@@ -135,6 +174,8 @@ class Runtime:
     # without announcing anything, so a restart does not replay every approval as news.
     approvals: dict[Key, dict[str, tuple[str, str]]] = field(default_factory=dict)
     approvals_version: dict[Key, str] = field(default_factory=dict)
+    # Each packet's spec parsed once per resourceVersion: every service pass reads its namespace's packets.
+    packet_specs: ParsedPackets = field(default_factory=ParsedPackets)
 
     def lock(self, key: Key) -> threading.Lock:
         with self._locks_guard:
@@ -149,6 +190,7 @@ class Runtime:
         self.failures.pop(("service", key), None)
 
     def forget_packet(self, key: Key) -> None:
+        self.packet_specs.forget(key)
         self.approvals.pop(key, None)
         self.approvals_version.pop(key, None)
         self.packet_due.pop(key, None)
@@ -215,11 +257,13 @@ class Runtime:
 
     def packets_in(self, namespace: str) -> list[tuple[str, ReadinessPacketSpec]]:
         out = []
-        for body in self.inventory.in_namespace("packets", namespace):
-            name, spec = body["metadata"]["name"], body.get("spec") or {}
-            try:
-                out.append((name, ReadinessPacketSpec.model_validate(spec)))
-            except ValidationError:
+        bodies = self.inventory.in_namespace("packets", namespace)
+        self.packet_specs.keep_only(namespace, {body["metadata"]["name"] for body in bodies})
+        for body in bodies:
+            name, parsed = body["metadata"]["name"], self.packet_specs.parse(body)
+            if isinstance(parsed, ReadinessPacketSpec):
+                out.append((name, parsed))
+            else:
                 log.warning(
                     "ReadinessPacket %s/%s does not parse; skipped",
                     namespace,
@@ -844,13 +888,12 @@ def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
     """Evaluates a packet against its service and writes the packet's status when it changed."""
     meta = body.get("metadata", {})
     key = (meta.get("namespace", ""), meta["name"])
-    try:
-        spec = ReadinessPacketSpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
+    spec = rt.packet_specs.parse(body)
+    if isinstance(spec, ValidationError):
         log.error(
             "ReadinessPacket %s/%s has a spec the operator cannot read: %s",
             *key,
-            _validation_summary(exc),
+            _validation_summary(spec),
             extra={"k8s_ref": _ref(packet_model.KIND, key), "reason": "InvalidSpec"},
         )
         return
