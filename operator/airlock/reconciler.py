@@ -23,15 +23,16 @@ from airlock.config import Settings
 from airlock.inventory import Inventory
 from airlock.k8s import io
 from airlock.logic.autoscalers import (
+    CAPPED_BY_AIRLOCK,
+    KEDA_DEFAULT_MAX,
     AutoscalerView,
     ScaledObjectView,
-    capped_autoscalers,
-    pause_patches,
+    plan_capped_warnings,
+    plan_pauses,
 )
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
-from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
-from airlock.logic.gates import evaluate_gates
 from airlock.logic.killswitch import parse_kill_switch, transition_pending
+from airlock.logic.packet_plan import PacketPlan, SeenApprovals, plan_packet
 from airlock.logic.policy import effective_policy
 from airlock.logic.reconcile import (
     Event,
@@ -49,14 +50,12 @@ from airlock.models import policy as policy_model
 from airlock.models import service as service_model
 from airlock.models.base import API_VERSION, GOVERNED_LABEL, GOVERNED_VALUE
 from airlock.models.common import Versions
-from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
+from airlock.models.packet import ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import (
-    NO_CAP,
     WORKLOAD_TYPES,
     AIServiceSpec,
     AIServiceStatus,
-    Stage,
     WorkloadKind,
     WorkloadRef,
     WorkloadType,
@@ -110,6 +109,45 @@ def _lenient_status(model: Any, raw: Any) -> Any:
         return None
 
 
+class ParsedPackets:
+    """Each packet's spec as parsed from one resourceVersion, or why it does not parse: the models validate
+    a packet once per version, not once per service pass over its namespace."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parsed: dict[str, dict[str, tuple[str, ReadinessPacketSpec | ValidationError]]] = {}
+
+    def parse(self, body: Mapping[str, Any]) -> ReadinessPacketSpec | ValidationError:
+        """The spec of a packet body, parsed now unless it was parsed from this resourceVersion before."""
+        meta = body.get("metadata") or {}
+        namespace, name, version = meta.get("namespace") or "", meta["name"], meta.get("resourceVersion")
+        with self._lock:
+            cached = self._parsed.get(namespace, {}).get(name)
+        if version and cached is not None and cached[0] == version:
+            return cached[1]
+        parsed: ReadinessPacketSpec | ValidationError
+        try:
+            parsed = ReadinessPacketSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            parsed = exc
+        if version:
+            with self._lock:
+                self._parsed.setdefault(namespace, {})[name] = (version, parsed)
+        return parsed
+
+    def keep_only(self, namespace: str, names: set[str]) -> None:
+        """Drops the packets of `namespace` no longer listed (a deletion a resync found)."""
+        with self._lock:
+            cached = self._parsed.get(namespace)
+            if cached is not None:
+                for name in cached.keys() - names:
+                    del cached[name]
+
+    def forget(self, key: Key) -> None:
+        with self._lock:
+            self._parsed.get(key[0], {}).pop(key[1], None)
+
+
 @dataclass
 class Runtime:
     """What one operator process holds: clients, settings, metrics, per-object locks, and the inventory
@@ -136,6 +174,8 @@ class Runtime:
     # without announcing anything, so a restart does not replay every approval as news.
     approvals: dict[Key, dict[str, tuple[str, str]]] = field(default_factory=dict)
     approvals_version: dict[Key, str] = field(default_factory=dict)
+    # Each packet's spec parsed once per resourceVersion: every service pass reads its namespace's packets.
+    packet_specs: ParsedPackets = field(default_factory=ParsedPackets)
 
     def lock(self, key: Key) -> threading.Lock:
         with self._locks_guard:
@@ -150,6 +190,7 @@ class Runtime:
         self.failures.pop(("service", key), None)
 
     def forget_packet(self, key: Key) -> None:
+        self.packet_specs.forget(key)
         self.approvals.pop(key, None)
         self.approvals_version.pop(key, None)
         self.packet_due.pop(key, None)
@@ -216,11 +257,13 @@ class Runtime:
 
     def packets_in(self, namespace: str) -> list[tuple[str, ReadinessPacketSpec]]:
         out = []
-        for body in self.inventory.in_namespace("packets", namespace):
-            name, spec = body["metadata"]["name"], body.get("spec") or {}
-            try:
-                out.append((name, ReadinessPacketSpec.model_validate(spec)))
-            except ValidationError:
+        bodies = self.inventory.in_namespace("packets", namespace)
+        self.packet_specs.keep_only(namespace, {body["metadata"]["name"] for body in bodies})
+        for body in bodies:
+            name, parsed = body["metadata"]["name"], self.packet_specs.parse(body)
+            if isinstance(parsed, ReadinessPacketSpec):
+                out.append((name, parsed))
+            else:
                 log.warning(
                     "ReadinessPacket %s/%s does not parse; skipped",
                     namespace,
@@ -544,65 +587,57 @@ def _govern_autoscalers(rt: Runtime, view: ServiceView, plan: Plan) -> None:
     and maximum, where `kubectl describe` shows it."""
     if not (rt.settings.hpas or rt.settings.scaled_objects):
         return
-    ref = view.spec.workload
-    killed = plan.status.stage is Stage.KILLED
-    autoscalers: list[AutoscalerView] = []
-    involved: dict[str, dict[str, Any]] = {}
+    key, ref = (view.namespace, view.name), view.spec.workload
+    found: list[tuple[Mapping[str, Any], str, str, Any]] = []  # body, kind, apiVersion, maximum
     if rt.settings.scaled_objects:
         objects = io.list_scaled_objects(rt.clients, view.namespace)
         views = [scaled_object_view(b) for b in objects]
-        for name, patch in pause_patches(view.name, killed, ref.kind.value, ref.name, views):
+        for pause in plan_pauses(view.name, plan.status, ref.kind.value, ref.name, views):
             io.patch_scaled_object_annotations(
-                rt.clients, view.namespace, name, patch, rt.settings.field_manager
+                rt.clients, view.namespace, pause.scaled_object, pause.patch, rt.settings.field_manager
             )
             log.info(
                 "AIService %s/%s: %s ScaledObject %s",
-                view.namespace,
-                view.name,
-                "paused" if killed else "unpaused",
-                name,
-                extra={"k8s_ref": _ref(service_model.KIND, (view.namespace, view.name)), "reason": "Paused"},
+                *key,
+                "paused" if pause.paused else "unpaused",
+                pause.scaled_object,
+                extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Paused"},
             )
-        for b in objects:
-            maximum = (b.get("spec") or {}).get("maxReplicaCount", KEDA_DEFAULT_MAX)
-            autoscalers.append(_autoscaler_view(b, "ScaledObject", maximum))
-            involved[f"ScaledObject/{_name(b)}"] = _involved(b, "keda.sh/v1alpha1", "ScaledObject")
+        found += [
+            (
+                b,
+                "ScaledObject",
+                "keda.sh/v1alpha1",
+                (b.get("spec") or {}).get("maxReplicaCount", KEDA_DEFAULT_MAX),
+            )
+            for b in objects
+        ]
     if rt.settings.hpas:
-        for b in io.list_hpas(rt.clients, view.namespace):
-            autoscalers.append(
-                _autoscaler_view(b, "HorizontalPodAutoscaler", (b.get("spec") or {}).get("maxReplicas"))
-            )
-            involved[f"HorizontalPodAutoscaler/{_name(b)}"] = _involved(
-                b, "autoscaling/v2", "HorizontalPodAutoscaler"
-            )
-    allowed = plan.status.allowed_replicas
-    reports = capped_autoscalers(
+        hpas = io.list_hpas(rt.clients, view.namespace)
+        found += [
+            (b, "HorizontalPodAutoscaler", "autoscaling/v2", (b.get("spec") or {}).get("maxReplicas"))
+            for b in hpas
+        ]
+    involved = {(kind, _name(b)): _involved(b, api_version, kind) for b, kind, api_version, _ in found}
+    for warning in plan_capped_warnings(
         service=view.name,
         namespace=view.namespace,
-        stage=plan.status.stage.value if plan.status.stage else None,
-        blocking=plan.status.blocking,
-        killed=killed,
-        cap=allowed if allowed is not None else NO_CAP,
+        status=plan.status,
         workload_kind=ref.kind.value,
         workload_name=ref.name,
-        autoscalers=autoscalers,
-    )
-    for report in reports:
-        a = report.autoscaler
-        digest = hashlib.sha256(f"{a.uid}/{report.cap}/{a.maximum}/{killed}".encode()).hexdigest()[:16]
+        autoscalers=[_autoscaler_view(b, kind, maximum) for b, kind, _, maximum in found],
+    ):
+        a = warning.autoscaler
         _announce(
             rt,
             service_model.KIND,
-            (view.namespace, view.name),
-            involved[f"{a.kind}/{a.name}"],
+            key,
+            involved[(a.kind, a.name)],
             "Warning",
-            "CappedByAirlock",
-            report.message,
-            name=f"{a.name[:200]}.capped-by-airlock.{digest}",
+            CAPPED_BY_AIRLOCK,
+            warning.message,
+            name=warning.event_name,
         )
-
-
-KEDA_DEFAULT_MAX = 100  # a ScaledObject without maxReplicaCount, as KEDA reads it
 
 
 def _name(body: Mapping[str, Any]) -> str:
@@ -852,86 +887,51 @@ def _kill_event_name(
 def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
     """Evaluates a packet against its service and writes the packet's status when it changed."""
     meta = body.get("metadata", {})
-    namespace, name = meta.get("namespace", ""), meta["name"]
-    try:
-        spec = ReadinessPacketSpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
+    key = (meta.get("namespace", ""), meta["name"])
+    spec = rt.packet_specs.parse(body)
+    if isinstance(spec, ValidationError):
         log.error(
             "ReadinessPacket %s/%s has a spec the operator cannot read: %s",
-            namespace,
-            name,
-            _validation_summary(exc),
-            extra={"k8s_ref": _ref(packet_model.KIND, (namespace, name)), "reason": "InvalidSpec"},
+            *key,
+            _validation_summary(spec),
+            extra={"k8s_ref": _ref(packet_model.KIND, key), "reason": "InvalidSpec"},
         )
         return
-    _announce_approvals(rt, body, spec.approvals)
-    service_body = rt.service_body((namespace, spec.service))
+    service_body = rt.service_body((key[0], spec.service))
     service_spec = None
     if service_body is not None:
         try:
             service_spec = AIServiceSpec.model_validate(service_body.get("spec") or {})
         except ValidationError:
             service_spec = None
-    when = now()
-    report = evaluate_gates(service_spec, spec, rt.policy(), when)
-    prev: ReadinessPacketStatus = (
-        _lenient_status(ReadinessPacketStatus, body.get("status")) or ReadinessPacketStatus()
-    )
-    blocking = ", ".join(report.blocking)
-    conditions = set_condition(
-        prev.conditions,
-        type_=ConditionType.COMPLETE,
-        status=report.passed,
-        reason=ConditionReason.ALL_GATES_PASSED if report.passed else ConditionReason.GATES_BLOCKING,
-        message=f"All {len(report.required)} required gates pass."
-        if report.passed
-        else f"{report.summary} required gates pass; blocking: {blocking}.",
+    seen = rt.approvals.get(key)
+    plan = plan_packet(
+        spec,
+        service_spec,
+        rt.policy(),
+        now(),
+        previous=_lenient_status(ReadinessPacketStatus, body.get("status")),
         generation=meta.get("generation"),
-        now=when,
+        version=meta.get("resourceVersion"),
+        seen=None if seen is None else SeenApprovals(seen, rt.approvals_version.get(key)),
     )
-    status = ReadinessPacketStatus(
-        gates=list(report.results),
-        gates_passed=report.summary,
-        digest=report.digest,
-        complete=report.passed,
-        expires_at=report.expires_at,
-        conditions=conditions,
-        observed_generation=meta.get("generation"),
-    )
-    if status == prev:
+    _announce_approvals(rt, body, plan)
+    if not plan.changed:
         return
     # Conditional, like a service's first write: of two replicas (or a pass planned from a stale body)
     # only one records the change, and only that one announces it.
-    patch = io.merge_patch(body.get("status") or {}, status.to_api())
+    patch = io.merge_patch(body.get("status") or {}, plan.status.to_api())
     if patch:
         io.patch_status(
             rt.clients,
             packet_model.PLURAL,
-            namespace,
-            name,
+            *key,
             patch,
             rt.settings.field_manager,
             meta.get("resourceVersion"),
         )
-    if prev.digest is not None and prev.digest != status.digest:
-        stale = [a for a in spec.approvals if a.digest == prev.digest]
-        if stale:
-            who = ", ".join(f"{a.role} by {a.by}" for a in stale)
-            _announce(
-                rt,
-                packet_model.KIND,
-                (namespace, name),
-                _packet_ref(body),
-                "Warning",
-                "ApprovalsStale",
-                f"The packet content changed (digest {_short_digest(prev.digest)} -> "
-                f"{_short_digest(status.digest)}); these approvals no longer count: {who}. "
-                "Each role must approve the new digest.",
-            )
-    if prev.complete is not None and prev.complete != status.complete:
-        reason, kind = ("PacketComplete", "Normal") if report.passed else ("PacketIncomplete", "Warning")
-        message = conditions[-1].message if conditions else ""
-        _announce(rt, packet_model.KIND, (namespace, name), _packet_ref(body), kind, reason, message)
+    for event in plan.events:
+        _announce(rt, packet_model.KIND, key, _packet_ref(body), event.type, event.reason, event.message)
 
 
 def reconcile_packet_or_retry(rt: Runtime, body: Mapping[str, Any]) -> None:
@@ -971,52 +971,25 @@ def retry_packet(rt: Runtime, key: Key) -> None:
     reconcile_packet_or_retry(rt, body)
 
 
-def _announce_approvals(rt: Runtime, body: Mapping[str, Any], approvals: list[Approval]) -> None:
-    """Events for approvals added, changed or removed since this process last saw the packet."""
+def _announce_approvals(rt: Runtime, body: Mapping[str, Any], plan: PacketPlan) -> None:
+    """Remembers the approvals the plan compared and announces those added, changed or removed since this
+    process last saw the packet."""
     meta = body.get("metadata", {})
     key = (meta.get("namespace", ""), meta["name"])
-    current = {a.role: (a.by, a.digest) for a in approvals}
-    version = meta.get("resourceVersion")
-    seen_version = rt.approvals_version.get(key)
-    if (
-        version
-        and seen_version
-        and version.isdigit()
-        and seen_version.isdigit()
-        and int(version) < int(seen_version)
-    ):
-        return  # an older body than one already compared (a late event after a fresh read)
-    seen = rt.approvals.get(key)
-    rt.approvals[key] = current
-    if version is not None:
-        rt.approvals_version[key] = version
-    if seen is None:
-        return
-    for role in sorted(current):
-        if seen.get(role) == current[role]:
-            continue
-        by, digest = current[role]
+    if plan.seen is not None:
+        rt.approvals[key] = dict(plan.seen.approvals)
+        if plan.seen.version is not None:
+            rt.approvals_version[key] = plan.seen.version
+    for event in plan.approval_events:
         _announce(
             rt,
             packet_model.KIND,
             key,
             _packet_ref(body),
-            "Normal",
-            "Approved",
-            f"Role {role} approved by {by} for digest {_short_digest(digest)}.",
-            detail=f" role {role}",
-        )
-    for role in sorted(seen.keys() - current.keys()):
-        by, digest = seen[role]
-        _announce(
-            rt,
-            packet_model.KIND,
-            key,
-            _packet_ref(body),
-            "Normal",
-            "ApprovalRemoved",
-            f"Approval of role {role} by {by} for digest {_short_digest(digest)} was removed.",
-            detail=f" role {role}",
+            event.type,
+            event.reason,
+            event.message,
+            detail=event.detail,
         )
 
 
@@ -1029,14 +1002,6 @@ def _packet_ref(body: Mapping[str, Any]) -> dict[str, Any]:
         "namespace": meta.get("namespace", ""),
         "uid": meta.get("uid"),
     }
-
-
-def _short_digest(digest: str | None) -> str:
-    """`sha256:` and the first 12 hex digits: enough to tell two digests apart in an event."""
-    if not digest:
-        return "none"
-    algorithm, _, value = digest.partition(":")
-    return f"{algorithm}:{value[:12]}" if value else digest[:19]
 
 
 def _validation_summary(exc: ValidationError) -> str:

@@ -9,8 +9,11 @@ a restore never unpauses what a person paused.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from airlock.models.service import NO_CAP, AIServiceStatus, Stage
 
 PAUSED_REPLICAS_ANNOTATION = "autoscaling.keda.sh/paused-replicas"
 # Which AIService paused the ScaledObject: the restore removes the pause only where this names it.
@@ -104,3 +107,75 @@ def capped_autoscalers(
         )
         reports.append(AutoscalerReport(a, cap, message))
     return reports
+
+
+# The Event reason on an autoscaler whose maximum is above its workload's cap.
+CAPPED_BY_AIRLOCK = "CappedByAirlock"
+KEDA_DEFAULT_MAX = 100  # a ScaledObject without maxReplicaCount, as KEDA reads it
+
+
+@dataclass(frozen=True)
+class CappedWarning:
+    """A Warning Event on an autoscaler above the cap, under a name unique to its cap and maximum: the
+    API server refuses it as a duplicate when announced again for the same ones."""
+
+    autoscaler: AutoscalerView
+    message: str
+    event_name: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    """An annotation patch of a ScaledObject that makes it agree with the kill switch."""
+
+    scaled_object: str
+    patch: dict[str, str | None]
+    paused: bool  # paused for the kill switch, or unpaused after its release
+
+
+def capped_event_name(autoscaler: AutoscalerView, cap: int, killed: bool) -> str:
+    digest = hashlib.sha256(f"{autoscaler.uid}/{cap}/{autoscaler.maximum}/{killed}".encode()).hexdigest()
+    return f"{autoscaler.name[:200]}.capped-by-airlock.{digest[:16]}"
+
+
+def plan_pauses(
+    service: str,
+    status: AIServiceStatus,
+    workload_kind: str,
+    workload_name: str,
+    scaled_objects: Sequence[ScaledObjectView],
+) -> list[Pause]:
+    """The pauses and unpauses of the workload's ScaledObjects, from the status the pass writes."""
+    killed = status.stage is Stage.KILLED
+    return [
+        Pause(name, patch, killed)
+        for name, patch in pause_patches(service, killed, workload_kind, workload_name, scaled_objects)
+    ]
+
+
+def plan_capped_warnings(
+    *,
+    service: str,
+    namespace: str,
+    status: AIServiceStatus,
+    workload_kind: str,
+    workload_name: str,
+    autoscalers: Sequence[AutoscalerView],
+) -> list[CappedWarning]:
+    """The Warnings on the workload's autoscalers above the cap, from the status the pass writes."""
+    killed = status.stage is Stage.KILLED
+    reports = capped_autoscalers(
+        service=service,
+        namespace=namespace,
+        stage=status.stage.value if status.stage else None,
+        blocking=status.blocking,
+        killed=killed,
+        cap=status.allowed_replicas if status.allowed_replicas is not None else NO_CAP,
+        workload_kind=workload_kind,
+        workload_name=workload_name,
+        autoscalers=autoscalers,
+    )
+    return [
+        CappedWarning(r.autoscaler, r.message, capped_event_name(r.autoscaler, r.cap, killed))
+        for r in reports
+    ]
