@@ -26,6 +26,12 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 log() { printf '[control-plane %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
+# One build at a time: a second caller (another checkout, a parallel `make`) waits for the first,
+# then finds what it built instead of compiling the same thing beside it.
+mkdir -p "$cache"
+exec 9>"$cache/.lock-control-plane"
+flock -n 9 || { log "another run of this script holds $cache/.lock-control-plane; waiting for it"; flock 9; }
+
 # A scratch directory inside the cache (same file system, so a rename is atomic), removed on exit.
 scratch() { mkdir -p "$cache" && mktemp -d "$cache/.build-$1.XXXXXX"; }
 scratches=()

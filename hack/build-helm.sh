@@ -24,6 +24,12 @@ unset GOFLAGS
 
 log() { printf '[helm %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
+# One build at a time: a second caller (another checkout, a parallel `make`) waits for the first,
+# then finds what it built instead of compiling the same thing beside it.
+mkdir -p "$cache"
+exec 9>"$cache/.lock-helm"
+flock -n 9 || { log "another run of this script holds $cache/.lock-helm; waiting for it"; flock 9; }
+
 command -v go >/dev/null 2>&1 || {
   echo "error: 'go' is required to build helm $HELM_VERSION; install Go and run again" >&2
   exit 2

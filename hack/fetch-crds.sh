@@ -20,6 +20,12 @@ unset GOFLAGS
 
 log() { printf '[crds %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
+# One build at a time: a second caller (another checkout, a parallel `make`) waits for the first,
+# then finds what it built instead of compiling the same thing beside it.
+mkdir -p "$cache"
+exec 9>"$cache/.lock-crds"
+flock -n 9 || { log "another run of this script holds $cache/.lock-crds; waiting for it"; flock 9; }
+
 command -v go >/dev/null 2>&1 || { echo "error: 'go' is required to fetch the CRDs; install Go" >&2; exit 2; }
 command -v unzip >/dev/null 2>&1 || { echo "error: 'unzip' is required to fetch the CRDs" >&2; exit 2; }
 

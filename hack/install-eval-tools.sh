@@ -21,6 +21,12 @@ promptfoo_out=$cache/promptfoo-$PROMPTFOO_VERSION
 bin=$cache/bin/eval-tools-inspect-ai-$INSPECT_AI_VERSION-promptfoo-$PROMPTFOO_VERSION
 
 log() { printf '[eval-tools %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# One build at a time: a second caller (another checkout, a parallel `make`) waits for the first,
+# then finds what it built instead of compiling the same thing beside it.
+mkdir -p "$cache"
+exec 9>"$cache/.lock-eval-tools"
+flock -n 9 || { log "another run of this script holds $cache/.lock-eval-tools; waiting for it"; flock 9; }
 need() {
   command -v "$1" >/dev/null 2>&1 || {
     echo "error: '$1' is required to install the eval tools the tests run; install it and run again" >&2
