@@ -736,13 +736,7 @@ def _apply(
     if plan.status_first is not None:
         write(plan.status_first.to_api())
     events = _events_to_record(view, previous, plan)
-    involved = {
-        "apiVersion": API_VERSION,
-        "kind": service_model.KIND,
-        "name": view.name,
-        "namespace": view.namespace,
-        "uid": body.get("metadata", {}).get("uid"),
-    }
+    involved = _involved_service(view, body)
     final = plan.status.to_api()
     _write_workload(rt, view, plan, workload_version)
     for event in (e for e in events if e.once):
@@ -799,6 +793,16 @@ def _write_workload(rt: Runtime, view: ServiceView, plan: Plan, workload_version
             extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Scaled", "replicas": plan.scale_to},
         )
         rt.metrics.count_scale(plan)
+
+
+def _involved_service(view: ServiceView, body: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": service_model.KIND,
+        "name": view.name,
+        "namespace": view.namespace,
+        "uid": body.get("metadata", {}).get("uid"),
+    }
 
 
 def _record(rt: Runtime, key: Key, involved: dict[str, Any], event: Event, name: str | None = None) -> None:
