@@ -30,7 +30,7 @@ from airlock.logic.autoscalers import (
 )
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
-from airlock.logic.events import Event, interrupted_kill_event, kill_event_name
+from airlock.logic.events import Event, EventReason, interrupted_kill_event, kill_event_name
 from airlock.logic.gates import evaluate_gates
 from airlock.logic.killswitch import parse_kill_switch, transition_pending
 from airlock.logic.policy import effective_policy
@@ -485,7 +485,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any], fresh: bool 
             "AIService %s/%s has a spec the operator cannot read: %s",
             *key,
             _validation_summary(exc),
-            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "InvalidSpec"},
+            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": EventReason.INVALID_SPEC},
         )
         return _reconcile_invalid(rt, key, body, version, _validation_summary(exc))
     # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.

@@ -631,3 +631,19 @@ def test_transition_events(
 ) -> None:
     got = transition_events(before, after, report([]), "bot", "")
     assert [e.reason for e in got] == reasons
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        ConditionReason.NAMESPACE_NOT_GOVERNED,
+        ConditionReason.KIND_NOT_ENABLED,
+        ConditionReason.WORKLOAD_CLAIMED,
+        ConditionReason.WORKLOAD_NOT_FOUND,
+    ],
+    ids=str,
+)
+def test_every_reason_a_workload_is_left_alone_is_also_an_event_reason(reason: ConditionReason) -> None:
+    prev = AIServiceStatus(conditions=[condition("WorkloadFound", "True", "Found")])
+    got = condition_events(prev, AIServiceStatus(conditions=[condition("WorkloadFound", "False", reason)]))
+    assert [e.reason for e in got] == [EventReason(reason.value)]

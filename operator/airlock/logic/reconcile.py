@@ -1,7 +1,17 @@
 """The reconcile plan: from what the operator observed to what it must write. Pure; no I/O.
 
 Order of concerns, as Flux puts suspend first: the kill switch, then the workload, then the gates and the
-cap. The plan says what to write and in which order; handlers only carry it out.
+cap. `plan_service` is one straight path through named steps, each a pure function:
+
+1. the kill switch, read from the annotations (`parse_kill_switch`);
+2. the workload the operator may act on (`governed_workload`);
+3. the gates and the cap they allow (`gates_and_cap`, `held_replicas`);
+4. the kill switch's transition: engaged, or released and restored within that cap (`kill_transition`);
+5. the backstop, for anything that got past admission (`backstop`);
+6. the stage (`service_stage`) and the status with its conditions (`service_status`);
+7. the Events of what changed (`transition_events`).
+
+The plan says what to write and in which order; handlers only carry it out.
 """
 
 from __future__ import annotations
@@ -220,6 +230,8 @@ class KillTransition:
     # A restore that grows the workload: the status that lifts the cap must be written first.
     restore_pending: bool = False
     events: tuple[Event, ...] = ()
+    # When the switch was engaged, which names the transition's Events (None when nothing says).
+    since: datetime | None = None
 
 
 def engaged_status(
@@ -283,7 +295,7 @@ def engage_kill_switch(
     else:
         status, events = engaged_status(kill, prev_kill, record, current, now, label)
     scale_to, patch = kill_scale_down(workload, record, status)
-    return KillTransition(status, scale_to=scale_to, patch=patch, events=events)
+    return KillTransition(status, scale_to=scale_to, patch=patch, events=events, since=status.since)
 
 
 def release_kill_switch(
@@ -303,8 +315,9 @@ def release_kill_switch(
     if prev_kill.engaged:
         released_by = release_identity(annotations, prev_kill.engaged_by)
     status = KillSwitchStatus(engaged=False, released_by=released_by)
+    since = prev_kill.since or (record.since if record is not None else None)
     if not prev_kill.engaged and before is None:
-        return KillTransition(status)
+        return KillTransition(status, since=since)
     # Released now, or released earlier and the restore did not finish (a restart in between).
     target = before if before is not None else 0
     if unkilled_cap != NO_CAP:
@@ -315,7 +328,12 @@ def release_kill_switch(
     if prev_kill.engaged or (record is not None and prev_kill.replicas_before is None):
         events = (kill_released_event(released_by, label, target, before, unkilled_cap),)
     return KillTransition(
-        status, scale_to=target if grow else None, patch=patch, restore_pending=grow, events=events
+        status,
+        scale_to=target if grow else None,
+        patch=patch,
+        restore_pending=grow,
+        events=events,
+        since=since,
     )
 
 
@@ -367,7 +385,8 @@ def plan_service(
     now: datetime,
     claimed_by: str | None = None,
 ) -> Plan:
-    """Decides the AIService's status, the scale write, the Deployment's labels and the events."""
+    """Decides the AIService's status, the scale write, the Deployment's labels and the events, in the
+    order the module's docstring lists."""
     prev = service.status or AIServiceStatus()
     kill = parse_kill_switch(service.annotations, now)
     claimed = _workload_claimed(claimed_by, service.name)
@@ -397,14 +416,12 @@ def plan_service(
     events.extend(
         transition_events(prev, status, gates.report, service.spec.workload.name, gates.choice.message)
     )
-    record = workload_record(workload.annotations) if workload is not None else None
-    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
     return Plan(
         status=status,
-        status_first=_status_lifting_cap(status, prev_kill, transition),
+        status_first=_status_lifting_cap(status, prev.kill_switch, transition),
         scale_to=scale_to,
         workload_patch=transition.patch,
-        kill_since=transition.status.since if kill.engaged else prev_kill.since or _record_since(record),
+        kill_since=transition.since,
         metadata=_workload_metadata(service, workload, stage, gates.declared),
         service_annotations=leftover_annotations(service.annotations) or None,
         events=tuple(events),
@@ -414,13 +431,15 @@ def plan_service(
 
 
 def _status_lifting_cap(
-    status: AIServiceStatus, prev_kill: KillSwitchStatus, transition: KillTransition
+    status: AIServiceStatus, prev_kill: KillSwitchStatus | None, transition: KillTransition
 ) -> AIServiceStatus | None:
     """On a restore that grows the workload, the status that lifts the cap, written before the scale so
     admission lets it through."""
     if not transition.restore_pending:
         return None
-    lifted = prev_kill.model_copy(update={"engaged": False, "released_by": transition.status.released_by})
+    lifted = (prev_kill or KillSwitchStatus(engaged=False)).model_copy(
+        update={"engaged": False, "released_by": transition.status.released_by}
+    )
     return status.model_copy(update={"kill_switch": lifted})
 
 
@@ -484,10 +503,6 @@ def service_status(
         conditions=conditions,
         observed_generation=service.generation,
     )
-
-
-def _record_since(record: WorkloadRecord | None) -> datetime | None:
-    return record.since if record is not None else None
 
 
 def _bounds_note(spec: AIServiceSpec, pilot: int, ceiling: int | None) -> str:
@@ -795,7 +810,7 @@ def invalid_kill_transition(
         current = workload.replicas if workload is not None else None
         status, events = engaged_status(kill, prev_kill, record, current, now, _workload_label(service.spec))
     scale_to, patch = kill_scale_down(workload, record, status)
-    return KillTransition(status, scale_to=scale_to, patch=patch, events=events)
+    return KillTransition(status, scale_to=scale_to, patch=patch, events=events, since=status.since)
 
 
 def plan_invalid_service(
@@ -839,6 +854,6 @@ def plan_invalid_service(
         status=status,
         scale_to=transition.scale_to,
         workload_patch=transition.patch,
-        kill_since=transition.status.since if kill.engaged else None,
+        kill_since=transition.since,
         events=tuple(events),
     )
