@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from airlock.logic.reconcile import GATE_TRANSITION_REASONS
+from airlock.logic.conditions import ConditionReason, ConditionType, find
+from airlock.logic.events import GATE_TRANSITION_RESULTS, EventReason
+from airlock.models.service import NO_CAP, Stage
 
 if TYPE_CHECKING:
     from airlock.logic.reconcile import Plan, ServiceView
 
-STAGES = ("Pilot", "Production", "Killed")
+STAGES = tuple(Stage)
 
 
 class Metrics:
@@ -32,7 +34,7 @@ class Metrics:
         )
         self.allowed = Gauge(
             "airlock_service_allowed_replicas",
-            "Most replicas allowed now; -1 means no cap.",
+            f"Most replicas allowed now; {NO_CAP} means no cap.",
             per_service,
             registry=r,
         )
@@ -122,7 +124,7 @@ class Metrics:
         for stage in STAGES:
             self.stage.labels(*labels, stage).set(1 if status.stage == stage else 0)
         self.allowed.labels(*labels).set(
-            status.allowed_replicas if status.allowed_replicas is not None else -1
+            status.allowed_replicas if status.allowed_replicas is not None else NO_CAP
         )
         self.replicas.labels(*labels).set(status.replicas or 0)
         if plan.report is not None:
@@ -131,9 +133,12 @@ class Metrics:
             self.expires.labels(*labels).set(
                 plan.report.expires_at.timestamp() if plan.report.expires_at else 0
             )
-        regressed = any(c.type == "Ready" and c.reason == "GatesRegressed" for c in status.conditions)
+        ready = find(status.conditions, ConditionType.READY)
+        regressed = ready is not None and ready.reason == ConditionReason.GATES_REGRESSED
         self.regressed.labels(*labels).set(1 if regressed else 0)
-        self.over_cap.labels(*labels).set(1 if any(e.reason == "ScaledToCap" for e in plan.events) else 0)
+        self.over_cap.labels(*labels).set(
+            1 if any(e.reason is EventReason.SCALED_TO_CAP for e in plan.events) else 0
+        )
         kill = status.kill_switch
         engaged = bool(kill and kill.engaged)
         self.kill_engaged.labels(*labels).set(1 if engaged else 0)
@@ -167,15 +172,15 @@ class Metrics:
             self.passes.remove("ReadinessPacket", namespace, name)
 
     def count_scale(self, plan: Plan) -> None:
-        if any(e.reason == "ScaledToCap" for e in plan.events):
+        if any(e.reason is EventReason.SCALED_TO_CAP for e in plan.events):
             self.scale_downs.inc()
 
     def count_event(self, reason: str, count: int = 1) -> None:
         """Counts an Event; `count` is how many gate transitions a gate Event stands for."""
         self.events.labels(reason).inc()
-        if reason == "KillSwitchEngaged":
+        if reason == EventReason.KILL_SWITCH_ENGAGED:
             self.kill_activations.inc()
-        elif reason == "KillSwitchReleased":
+        elif reason == EventReason.KILL_SWITCH_RELEASED:
             self.kill_releases.inc()
-        elif reason in GATE_TRANSITION_REASONS:
-            self.gate_transitions.labels(GATE_TRANSITION_REASONS[reason]).inc(count)
+        elif reason in GATE_TRANSITION_RESULTS:
+            self.gate_transitions.labels(GATE_TRANSITION_RESULTS[EventReason(reason)]).inc(count)

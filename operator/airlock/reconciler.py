@@ -8,7 +8,6 @@ idempotent functions, and a pass that changes nothing writes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import threading
@@ -31,11 +30,11 @@ from airlock.logic.autoscalers import (
     plan_pauses,
 )
 from airlock.logic.cap import Claim, enforced_cap, strictest_claim
+from airlock.logic.events import Event, EventReason, interrupted_kill_event, kill_event_name
 from airlock.logic.killswitch import parse_kill_switch, transition_pending
 from airlock.logic.packet_plan import PacketPlan, SeenApprovals, plan_packet
 from airlock.logic.policy import effective_policy
 from airlock.logic.reconcile import (
-    Event,
     Plan,
     ServiceView,
     Workload,
@@ -72,8 +71,6 @@ KINDS = {"service": service_model.KIND, "packet": packet_model.KIND}
 # A status write that loses a race re-reads the object and plans again; after this many losses in a row
 # the pass gives up and is retried later like any other failure.
 CONFLICT_ATTEMPTS = 5
-# Transitions that must be recorded exactly once even if the operator dies mid-pass or runs twice.
-KILL_SWITCH_REASONS = ("KillSwitchEngaged", "KillSwitchReleased")
 
 
 def now() -> dt.datetime:
@@ -530,7 +527,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any], fresh: bool 
             "AIService %s/%s has a spec the operator cannot read: %s",
             *key,
             _validation_summary(exc),
-            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "InvalidSpec"},
+            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": EventReason.INVALID_SPEC},
         )
         return _reconcile_invalid(rt, key, body, version, _validation_summary(exc))
     # In a namespace nobody marked as governed the Deployment is not read, let alone scaled or labelled.
@@ -745,9 +742,9 @@ def _apply(
     A kill switch transition reaches the workload in one request that also carries its record, so the
     replicas to restore are never lost between two writes; that request is conditional on the workload's
     resourceVersion, so of two passes (two replicas) only one writes the record. Kill-switch events are
-    recorded right after it, before the status, under a name derived from the transition itself: a
-    pass repeated after a crash recreates the same Event, which the API server refuses as a duplicate.
-    So each transition is announced once.
+    recorded right after it, before the status, under a name derived from the transition itself (the
+    plan marks them `once`): a pass repeated after a crash recreates the same Event, which the API server
+    refuses as a duplicate. So each transition is announced once.
     """
     fm = rt.settings.field_manager
     key = (view.namespace, view.name)
@@ -772,40 +769,15 @@ def _apply(
 
     if plan.status_first is not None:
         write(plan.status_first.to_api())
-    events = list(plan.events) + _interrupted_transition(view, previous, plan)
-    kill_events = [e for e in events if e.reason in KILL_SWITCH_REASONS]
-    ref = _ref(service_model.KIND, key)
-    involved = {
-        "apiVersion": API_VERSION,
-        "kind": service_model.KIND,
-        "name": view.name,
-        "namespace": view.namespace,
-        "uid": body.get("metadata", {}).get("uid"),
-    }
+    events = _events_to_record(view, previous, plan)
+    involved = _involved_service(view, body)
     final = plan.status.to_api()
-    if plan.workload_patch is not None:
-        io.patch_workload(
-            rt.clients, kind, view.namespace, workload, plan.workload_patch, fm, workload_version
-        )
-    elif plan.scale_to is not None:
-        io.patch_scale(rt.clients, kind, view.namespace, workload, plan.scale_to, fm)
-    if plan.scale_to is not None:
-        log.info(
-            "AIService %s/%s: scaled %s %s to %d replicas (stage %s)",
-            *key,
-            kind.kind,
-            workload,
-            plan.scale_to,
-            plan.status.stage,
-            extra={"k8s_ref": ref, "reason": "Scaled", "replicas": plan.scale_to},
-        )
-        rt.metrics.count_scale(plan)
-    for event in kill_events:
-        name = _kill_event_name(
+    _write_workload(rt, view, plan, workload_version)
+    for event in (e for e in events if e.once):
+        name = kill_event_name(
             view.name, involved["uid"], event.reason, plan.kill_since, previous, written, final
         )
-        _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
-        rt.metrics.count_event(event.reason, event.count)
+        _record(rt, key, involved, event, name)
     write(final)
     if plan.metadata is not None:
         io.patch_workload_metadata(rt.clients, kind, view.namespace, workload, plan.metadata, fm)
@@ -813,72 +785,63 @@ def _apply(
         io.patch_annotations(
             rt.clients, service_model.PLURAL, view.namespace, view.name, plan.service_annotations, fm
         )
-    for event in events:
-        if event.reason in KILL_SWITCH_REASONS:
-            continue
-        _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message)
-        rt.metrics.count_event(event.reason, event.count)
+    for event in (e for e in events if not e.once):
+        _record(rt, key, involved, event)
 
 
-def _interrupted_transition(view: ServiceView, previous: Mapping[str, Any], plan: Plan) -> list[Event]:
-    """The kill-switch event of a transition a previous pass recorded but may not have announced.
-
-    The status written before the scale says a transition is under way; if the process died before the
-    event, the pass that finishes the transition announces it (under the same Event name).
-    """
-    record = previous.get("killSwitch") or {}
-    reasons = {e.reason for e in plan.events}
-    workload = f"{view.spec.workload.kind} {view.spec.workload.name}"
-    if (
-        not record.get("engaged")
-        and record.get("replicasBefore") is not None
-        and "KillSwitchReleased" not in reasons
-        and not (plan.status.kill_switch and plan.status.kill_switch.engaged)
-    ):
-        return [
-            Event(
-                "Normal",
-                "KillSwitchReleased",
-                f"Kill switch released by {record.get('releasedBy') or 'an unnamed identity'}; "
-                f"{workload} restored to {plan.status.replicas} replicas (had {record['replicasBefore']}).",
-            )
-        ]
-    if record.get("engaged") and plan.scale_to == 0 and "KillSwitchEngaged" not in reasons:
-        before = record.get("replicasBefore")
-        reason = record.get("reason") or "no reason given"
-        return [
-            Event(
-                "Warning",
-                "KillSwitchEngaged",
-                f"Kill switch engaged ({reason}); {workload} scaled from "
-                f"{before if before is not None else 'unknown'} to 0 replicas.",
-            )
-        ]
-    return []
+def _events_to_record(view: ServiceView, previous: Mapping[str, Any], plan: Plan) -> list[Event]:
+    """The plan's Events, and the kill-switch Event of a transition a previous pass may not have
+    announced (the status it wrote before dying says the transition is under way)."""
+    status = plan.status
+    interrupted = interrupted_kill_event(
+        f"{view.spec.workload.kind} {view.spec.workload.name}",
+        previous,
+        plan.events,
+        engaged_now=bool(status.kill_switch and status.kill_switch.engaged),
+        replicas=status.replicas,
+        scale_to=plan.scale_to,
+    )
+    return [*plan.events, interrupted] if interrupted is not None else list(plan.events)
 
 
-def _kill_event_name(
-    service: str,
-    uid: Any,
-    reason: str,
-    since: dt.datetime | None,
-    previous: Mapping[str, Any],
-    recorded: Mapping[str, Any],
-    final: Mapping[str, Any],
-) -> str | None:
-    """A name unique to one kill-switch transition: the service's uid and the time it was engaged."""
-    stamp = since.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if since is not None else None
-    if stamp is None:
-        for status in (recorded, previous, final) if reason == "KillSwitchEngaged" else (previous, recorded):
-            record = status.get("killSwitch") or {}
-            if record.get("since"):
-                stamp = record["since"]
-                break
-    if stamp is None or not uid:
-        return None
-    digest = hashlib.sha256(f"{uid}/{stamp}".encode()).hexdigest()[:16]
-    kind = "engaged" if reason == "KillSwitchEngaged" else "released"
-    return f"{service[:200]}.kill-switch-{kind}.{digest}"
+def _write_workload(rt: Runtime, view: ServiceView, plan: Plan, workload_version: str | None) -> None:
+    """The kill switch's one workload write (conditional on the workload's version), or the backstop's
+    scale."""
+    fm = rt.settings.field_manager
+    workload, kind = view.spec.workload.name, view.spec.workload.type
+    if plan.workload_patch is not None:
+        io.patch_workload(
+            rt.clients, kind, view.namespace, workload, plan.workload_patch, fm, workload_version
+        )
+    elif plan.scale_to is not None:
+        io.patch_scale(rt.clients, kind, view.namespace, workload, plan.scale_to, fm)
+    if plan.scale_to is not None:
+        key = (view.namespace, view.name)
+        log.info(
+            "AIService %s/%s: scaled %s %s to %d replicas (stage %s)",
+            *key,
+            kind.kind,
+            workload,
+            plan.scale_to,
+            plan.status.stage,
+            extra={"k8s_ref": _ref(service_model.KIND, key), "reason": "Scaled", "replicas": plan.scale_to},
+        )
+        rt.metrics.count_scale(plan)
+
+
+def _involved_service(view: ServiceView, body: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": service_model.KIND,
+        "name": view.name,
+        "namespace": view.namespace,
+        "uid": body.get("metadata", {}).get("uid"),
+    }
+
+
+def _record(rt: Runtime, key: Key, involved: dict[str, Any], event: Event, name: str | None = None) -> None:
+    _announce(rt, service_model.KIND, key, involved, event.type, event.reason, event.message, name=name)
+    rt.metrics.count_event(event.reason, event.count)
 
 
 # ---- packets -------------------------------------------------------------------------------------------

@@ -420,7 +420,7 @@ def restore_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
     replicas = workload.replicas if workload.state == "found" else service.replicas
     count = "?" if replicas is None else plural(replicas, "replica")
     detail = "replicas before the kill switch unknown" if had is None else f"had {had} before the kill switch"
-    if had is not None and replicas is not None and replicas < had and service.allowed not in (None, -1):
+    if had is not None and replicas is not None and replicas < had and service.allowed not in (None, NO_CAP):
         detail += f"; the cap is {service.allowed} while {service.blocking or 'required gates fail'}"
     print(f"{before.key}: kill switch released; {deployment} restored to {count} ({detail}).")
     return EXIT_OK

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from airlock.k8s.plugin_client import Workload
 from airlock.logic.killswitch import parse_kill_switch, rfc3339
+from airlock.models.service import NO_CAP, Stage
 
 JsonObject = Mapping[str, object]
 
@@ -28,12 +29,9 @@ COLUMN_GAP = "   "
 # The last column is never squeezed below this, even if the line then overflows a very narrow terminal.
 MIN_LAST_COLUMN = 8
 
-KILLED = "Killed"
-PILOT = "Pilot"
-PRODUCTION = "Production"
-STAGE_COLOURS = {KILLED: RED, PILOT: YELLOW, PRODUCTION: GREEN}
+KILLED, PILOT, PRODUCTION = Stage.KILLED, Stage.PILOT, Stage.PRODUCTION
+STAGE_COLOURS: dict[str, str] = {KILLED: RED, PILOT: YELLOW, PRODUCTION: GREEN}
 NOT_EVALUATED = "(not yet evaluated by the operator)"
-NO_CAP = -1
 
 
 # --- terminal -----------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from typing import Any
 from airlock.logic.gates import acting_tools
 from airlock.models.packet import AgenticRisks, EvalResult, ReadinessPacketSpec, Risks
 from airlock.models.policy import ReadinessPolicySpec
+from airlock.models.service import KILL_SWITCH_BY_ANNOTATION, NO_CAP
 
-KILL_SWITCH_BY = "airlock.dev/kill-switch-by"
 # Events about the service's size and stage, as opposed to the gates and approvals behind them.
 TRANSITIONS = ("Promoted", "ReturnedToPilot", "GatesRegressed", "CapChanged", "ScaledToCap", "Stage")
 
@@ -188,7 +188,7 @@ def build_report(
             "Ready",
             f"{_s(ready.get('status')) or '?'} ({_s(ready.get('reason'))}): {_s(ready.get('message'))}",
         ),
-        ("Allowed replicas", "no cap" if cap == -1 else _s(cap)),
+        ("Allowed replicas", "no cap" if cap == NO_CAP else _s(cap)),
         ("Gates passed", _s(status.get("gatesPassed"))),
         ("Owner", _s(spec.get("owner"))),
         ("Workload", _s(_get(spec, "workload", "name"))),
@@ -240,7 +240,7 @@ def build_report(
         ("Engaged", "yes" if kill.get("engaged") else "no"),
         ("Reason", _s(kill.get("reason"))),
         ("Since", _s(kill.get("since"))),
-        ("Engaged by", _s(annotations.get(KILL_SWITCH_BY))),
+        ("Engaged by", _s(annotations.get(KILL_SWITCH_BY_ANNOTATION))),
         ("Replicas before", _s(kill.get("replicasBefore"))),
         ("Last drill", _day(drill) if drill else "none recorded"),
     )

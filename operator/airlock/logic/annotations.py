@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from airlock.logic.killswitch import ENGAGED_VALUE, RELEASED_VALUE
+from airlock.models.base import GROUP
 from airlock.models.service import KILL_SWITCH_ANNOTATION, KNOWN_ANNOTATIONS
 
-PREFIX = "airlock.dev/"
+# The annotations Airlock reads on an AIService live under its API group.
+PREFIX = f"{GROUP}/"
 # User text quoted in a message is cut to this many characters and kept on one line.
 QUOTE = 40
 

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from airlock.logic.conditions import ConditionReason, ConditionType, set_condition
+from airlock.logic.events import EventType, PacketEventReason
 from airlock.logic.gates import evaluate_gates
-from airlock.logic.reconcile import EventType
 from airlock.models.packet import Approval, ReadinessPacketSpec, ReadinessPacketStatus
 from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import AIServiceSpec
 
 # Event reasons on a ReadinessPacket.
-APPROVED = "Approved"
-APPROVAL_REMOVED = "ApprovalRemoved"
-APPROVALS_STALE = "ApprovalsStale"
-PACKET_COMPLETE = "PacketComplete"
-PACKET_INCOMPLETE = "PacketIncomplete"
+APPROVED = PacketEventReason.APPROVED
+APPROVAL_REMOVED = PacketEventReason.APPROVAL_REMOVED
+APPROVALS_STALE = PacketEventReason.APPROVALS_STALE
+PACKET_COMPLETE = PacketEventReason.PACKET_COMPLETE
+PACKET_INCOMPLETE = PacketEventReason.PACKET_INCOMPLETE
 
 # role -> (by, digest): what an approval is, as far as news of it goes.
 Approvals = Mapping[str, tuple[str, str]]

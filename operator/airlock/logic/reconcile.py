@@ -1,7 +1,17 @@
 """The reconcile plan: from what the operator observed to what it must write. Pure; no I/O.
 
 Order of concerns, as Flux puts suspend first: the kill switch, then the workload, then the gates and the
-cap. The plan says what to write and in which order; handlers only carry it out.
+cap. `plan_service` is one straight path through named steps, each a pure function:
+
+1. the kill switch, read from the annotations (`parse_kill_switch`);
+2. the workload the operator may act on (`governed_workload`);
+3. the gates and the cap they allow (`gates_and_cap`, `held_replicas`);
+4. the kill switch's transition: engaged, or released and restored within that cap (`kill_transition`);
+5. the backstop, for anything that got past admission (`backstop`);
+6. the stage (`service_stage`) and the status with its conditions (`service_status`);
+7. the Events of what changed (`transition_events`).
+
+The plan says what to write and in which order; handlers only carry it out.
 """
 
 from __future__ import annotations
@@ -9,13 +19,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from airlock.logic import cap as caps
-from airlock.logic.annotations import near_misses
+from airlock.logic.annotations import PREFIX, near_misses
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
+from airlock.logic.events import (
+    Event,
+    EventReason,
+    EventType,
+    kill_engaged_event,
+    kill_released_event,
+)
 from airlock.logic.gates import GateReport, evaluate_gates
 from airlock.logic.killswitch import (
+    KillSwitch,
     WorkloadRecord,
     leftover_annotations,
     parse_kill_switch,
@@ -33,23 +50,12 @@ from airlock.logic.labels import (
     metadata_patch,
     running_versions,
 )
-from airlock.logic.selection import select_packet
+from airlock.logic.selection import PacketChoice, select_packet
+from airlock.models.base import GOVERNED_LABEL, GOVERNED_VALUE
 from airlock.models.common import Condition
 from airlock.models.packet import ReadinessPacketSpec
 from airlock.models.policy import ReadinessPolicySpec, RegressionAction
 from airlock.models.service import NO_CAP, AIServiceSpec, AIServiceStatus, KillSwitchStatus, Stage
-
-EventType = Literal["Normal", "Warning"]
-
-# Event reasons of gate transitions: one gate, or several in one Event (a version bump fails many).
-GATE_PASSED, GATES_PASSED = "GatePassed", "GatesPassed"
-GATE_FAILED, GATES_FAILED = "GateFailed", "GatesFailed"
-GATE_TRANSITION_REASONS = {
-    GATE_PASSED: "passed",
-    GATES_PASSED: "passed",
-    GATE_FAILED: "failed",
-    GATES_FAILED: "failed",
-}
 
 # status.blocking feeds a kubectl column and the admission message: keep it short; blockingGates has all.
 BLOCKING_COLUMN = 60
@@ -82,15 +88,6 @@ class ServiceView:
     # Whether this operator governs the workload's kind (its settings, the chart's workloads.* switches):
     # one it does not is still capped by admission, but never read, scaled or labelled.
     kind_enabled: bool = True
-
-
-@dataclass(frozen=True)
-class Event:
-    type: EventType
-    reason: str
-    message: str
-    # How many transitions the one Event stands for (a version bump fails many gates in one Event).
-    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -127,24 +124,70 @@ def _workload_claimed(claimed_by: str | None, name: str) -> bool:
     return claimed_by is not None and claimed_by != name
 
 
-def plan_service(
+def _workload_label(spec: AIServiceSpec) -> str:
+    return f"{spec.workload.kind} {spec.workload.name}"
+
+
+def governed_workload(service: ServiceView, workload: Workload | None, claimed: bool) -> Workload | None:
+    """The workload the operator may act on: none when another AIService governs it, outside governed
+    namespaces, or of a kind this operator does not govern."""
+    if claimed or not service.namespace_governed or not service.kind_enabled:
+        return None
+    return workload
+
+
+@dataclass(frozen=True)
+class GatesAndCap:
+    """What the gates say and what they allow, before the kill switch overrides it with 0."""
+
+    choice: PacketChoice
+    report: GateReport
+    declared: Mapping[str, str]
+    pilot: int
+    ceiling: int | None
+    promoted: bool
+    regressed: bool
+    held: int | None
+    # What the gates allow; the kill switch overrides it with 0, and a restore goes back to it.
+    unkilled_cap: int
+
+
+def held_replicas(
+    *,
+    prev: AIServiceStatus,
+    passed: bool,
+    regressed: bool,
+    killed: bool,
+    current: int | None,
+    pilot: int,
+    ceiling: int | None,
+) -> int | None:
+    """The size a promoted service is held at while its gates regress (None when it is not held): the
+    hold already recorded, else what it ran before a kill, else what it runs; at least the pilot, at
+    most the ceiling."""
+    if passed or not regressed:
+        return None
+    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
+    if prev.held_replicas is not None:
+        held = prev.held_replicas
+    elif killed or current is None:
+        held = prev_kill.replicas_before if prev_kill.replicas_before is not None else pilot
+    else:
+        held = max(current, pilot)
+    return min(held, ceiling) if ceiling is not None else held
+
+
+def gates_and_cap(
     service: ServiceView,
     workload: Workload | None,
     packets: Sequence[tuple[str, ReadinessPacketSpec]],
     policy: ReadinessPolicySpec,
     now: datetime,
-    claimed_by: str | None = None,
-) -> Plan:
-    """Decides the AIService's status, the scale write, the Deployment's labels and the events."""
+    killed: bool,
+) -> GatesAndCap:
+    """Evaluates the gates on the chosen packet and derives the cap they allow."""
     prev = service.status or AIServiceStatus()
-    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
     spec = service.spec
-    kill = parse_kill_switch(service.annotations, now)
-    claimed = _workload_claimed(claimed_by, service.name)
-    if claimed or not service.namespace_governed or not service.kind_enabled:
-        workload = None  # never act on a Deployment another AIService governs, or outside governed namespaces
-    current = workload.replicas if workload is not None else None
-
     choice = select_packet(service.name, spec, packets)
     packet = next((p for n, p in packets if n == choice.name), None)
     declared = declared_versions(workload.template_annotations) if workload is not None else {}
@@ -152,23 +195,19 @@ def plan_service(
     pilot, ceiling = caps.effective_bounds(
         pilot_replicas=spec.pilot_replicas, max_replicas=spec.max_replicas, limits=policy.limits
     )
-    events: list[Event] = []
-
     # Promotion is remembered: a service that once passed is held, not shrunk, when its gates regress.
     promoted = bool(prev.promoted) or report.passed
     regressed = promoted and not report.passed
-    if report.passed or not regressed:
-        held = None
-    elif prev.held_replicas is not None:
-        held = prev.held_replicas
-    elif kill.engaged or current is None:
-        held = prev_kill.replicas_before if prev_kill.replicas_before is not None else pilot
-    else:
-        held = max(current, pilot)
-    if held is not None and ceiling is not None:
-        held = min(held, ceiling)
-
-    # What the gates allow; the kill switch overrides it with 0, and a restore goes back to it.
+    current = workload.replicas if workload is not None else None
+    held = held_replicas(
+        prev=prev,
+        passed=report.passed,
+        regressed=regressed,
+        killed=killed,
+        current=current,
+        pilot=pilot,
+        ceiling=ceiling,
+    )
     unkilled_cap = caps.allowed_replicas(
         pilot_replicas=pilot,
         max_replicas=ceiling,
@@ -178,179 +217,292 @@ def plan_service(
         killed=False,
         on_regression=policy.on_regression,
     )
-    allowed = 0 if kill.engaged else unkilled_cap
+    return GatesAndCap(choice, report, declared, pilot, ceiling, promoted, regressed, held, unkilled_cap)
 
-    # --- kill switch -------------------------------------------------------------------------------
-    # The workload's record is the source of truth for what to restore: it is written in the request
-    # that scales to zero, while the status follows and may lag (or be lost with a crash in between).
-    record = workload_record(workload.annotations) if workload is not None else None
+
+@dataclass(frozen=True)
+class KillTransition:
+    """What the kill switch does this pass: its status, the workload write, and its Events."""
+
+    status: KillSwitchStatus
     scale_to: int | None = None
     patch: dict[str, object] | None = None
-    restore_pending = False
-    workload_name = spec.workload.name
-    kind = spec.workload.kind
-    if kill.engaged:
-        if prev_kill.engaged:
-            kill_status = prev_kill.model_copy(
-                update={"reason": kill.reason, "engaged_by": prev_kill.engaged_by or kill.by}
-            )
-        else:
-            if record is not None:  # a pass that scaled to zero and died before the status
-                before: int | None = record.replicas_before
-                since = record.since or kill.since or now
-            else:
-                # What the person who engaged it recorded comes first: with the operator down they may
-                # have scaled to 0 by hand before it got here, and the live count would then be 0.
-                before = kill.replicas_before if kill.replicas_before is not None else current
-                since = kill.since or now
-            kill_status = KillSwitchStatus(
-                engaged=True,
-                reason=kill.reason,
-                engaged_by=kill.by,
-                since=since,
-                replicas_before=before,
-            )
-            by = f" by {kill.by}" if kill.by else ""
-            events.append(
-                Event(
-                    "Warning",
-                    "KillSwitchEngaged",
-                    f"Kill switch engaged{by} ({kill.reason or 'no reason given'}); {kind} "
-                    f"{workload_name} scaled from {before if before is not None else 'unknown'} to 0 "
-                    "replicas.",
-                )
-            )
-        if workload is not None and record is None:
-            # Also a kill engaged before the record lived on the workload, or one whose record was removed
-            # by hand: written again from the status.
-            before = kill_status.replicas_before
-            patch = workload_patch(
-                0, WorkloadRecord(before if before is not None else current or 0, kill_status.since)
-            )
-            scale_to = 0 if current else None
-        elif current:
-            scale_to = 0
+    # A restore that grows the workload: the status that lifts the cap must be written first.
+    restore_pending: bool = False
+    events: tuple[Event, ...] = ()
+    # When the switch was engaged, which names the transition's Events (None when nothing says).
+    since: datetime | None = None
+
+
+def engaged_status(
+    kill: KillSwitch,
+    prev_kill: KillSwitchStatus,
+    record: WorkloadRecord | None,
+    current: int | None,
+    now: datetime,
+    workload: str,
+) -> tuple[KillSwitchStatus, tuple[Event, ...]]:
+    """The status of a switch engaged now, and its Event. `workload` is "Kind name".
+
+    The workload's record is the source of truth for what to restore: it is written in the request that
+    scales to zero, while the status follows and may lag (or be lost with a crash in between).
+    """
+    if record is not None:  # a pass that scaled to zero and died before the status
+        before: int | None = record.replicas_before
+        since = record.since or kill.since or now
     else:
-        before = prev_kill.replicas_before
-        if record is not None:
-            # A status, which only the operator writes, caps what a record edited on the workload restores.
-            before = record.replicas_before if before is None else min(before, record.replicas_before)
-        released_by = prev_kill.released_by
-        if prev_kill.engaged:
-            released_by = release_identity(service.annotations, prev_kill.engaged_by)
-        if prev_kill.engaged or before is not None:
-            # Released now, or released earlier and the restore did not finish (a restart in between).
-            target = before if before is not None else 0
-            if unkilled_cap != NO_CAP:
-                target = min(target, unkilled_cap)
-            grow = current is not None and current < target
-            if record is not None:
-                patch = workload_patch(target if grow else None, None)
-            if grow:
-                scale_to = target
-                restore_pending = True
-            if prev_kill.engaged or (record is not None and prev_kill.replicas_before is None):
-                events.append(
-                    Event(
-                        "Normal",
-                        "KillSwitchReleased",
-                        f"Kill switch released by {released_by or 'an unnamed identity'}; {kind} "
-                        f"{workload_name} restored to {target} replicas "
-                        f"(had {before if before is not None else 'unknown'}, cap "
-                        f"{'none' if unkilled_cap == NO_CAP else unkilled_cap}).",
-                    )
-                )
-        kill_status = KillSwitchStatus(engaged=False, released_by=released_by)
+        # What the person who engaged it recorded comes first: with the operator down they may have
+        # scaled to 0 by hand before it got here, and the live count would then be 0.
+        before = kill.replicas_before if kill.replicas_before is not None else current
+        since = kill.since or now
+    status = KillSwitchStatus(
+        engaged=True, reason=kill.reason, engaged_by=kill.by, since=since, replicas_before=before
+    )
+    return status, (kill_engaged_event(kill.by, kill.reason, workload, before),)
 
-    # --- backstop: anything that got past admission comes down to the cap -------------------------
-    if not kill.engaged and scale_to is None and current is not None:
-        backstop = caps.backstop_target(current, allowed)
-        if backstop is not None:
-            scale_to = backstop
-            events.append(
-                Event(
-                    "Warning",
-                    "ScaledToCap",
-                    f"{kind} {workload_name} had {current} replicas, above its cap of {allowed}; "
-                    f"scaled to {allowed}.",
-                )
-            )
 
-    # --- stage and status ---------------------------------------------------------------------------
-    if kill.engaged:
-        stage = Stage.KILLED
-    elif promoted and (report.passed or policy.on_regression is RegressionAction.HOLD):
-        stage = Stage.PRODUCTION
+def kill_scale_down(
+    workload: Workload | None, record: WorkloadRecord | None, status: KillSwitchStatus
+) -> tuple[int | None, dict[str, object] | None]:
+    """The scale to zero of an engaged switch, with the record of what to restore when the workload lacks
+    it (a kill engaged before the record lived on the workload, or one whose record was removed by hand:
+    written again from the status)."""
+    current = workload.replicas if workload is not None else None
+    patch = None
+    if workload is not None and record is None:
+        before = status.replicas_before
+        patch = workload_patch(
+            0, WorkloadRecord(before if before is not None else current or 0, status.since)
+        )
+    return (0 if current else None), patch
+
+
+def engage_kill_switch(
+    kill: KillSwitch,
+    prev_kill: KillSwitchStatus,
+    workload: Workload | None,
+    record: WorkloadRecord | None,
+    now: datetime,
+    label: str,
+) -> KillTransition:
+    """An engaged switch: recorded (and announced) when it engages, kept at 0 on every pass after."""
+    current = workload.replicas if workload is not None else None
+    if prev_kill.engaged:
+        status = prev_kill.model_copy(
+            update={"reason": kill.reason, "engaged_by": prev_kill.engaged_by or kill.by}
+        )
+        events: tuple[Event, ...] = ()
     else:
-        stage = Stage.PILOT
-    replicas_after = scale_to if scale_to is not None else current
+        status, events = engaged_status(kill, prev_kill, record, current, now, label)
+    scale_to, patch = kill_scale_down(workload, record, status)
+    return KillTransition(status, scale_to=scale_to, patch=patch, events=events, since=status.since)
 
+
+def release_kill_switch(
+    annotations: Mapping[str, str],
+    prev_kill: KillSwitchStatus,
+    current: int | None,
+    record: WorkloadRecord | None,
+    unkilled_cap: int,
+    label: str,
+) -> KillTransition:
+    """A released switch: the restore to what it stopped, within the cap, until it is done."""
+    before = prev_kill.replicas_before
+    if record is not None:
+        # A status, which only the operator writes, caps what a record edited on the workload restores.
+        before = record.replicas_before if before is None else min(before, record.replicas_before)
+    released_by = prev_kill.released_by
+    if prev_kill.engaged:
+        released_by = release_identity(annotations, prev_kill.engaged_by)
+    status = KillSwitchStatus(engaged=False, released_by=released_by)
+    since = prev_kill.since or (record.since if record is not None else None)
+    if not prev_kill.engaged and before is None:
+        return KillTransition(status, since=since)
+    # Released now, or released earlier and the restore did not finish (a restart in between).
+    target = before if before is not None else 0
+    if unkilled_cap != NO_CAP:
+        target = min(target, unkilled_cap)
+    grow = current is not None and current < target
+    patch = workload_patch(target if grow else None, None) if record is not None else None
+    events: tuple[Event, ...] = ()
+    if prev_kill.engaged or (record is not None and prev_kill.replicas_before is None):
+        events = (kill_released_event(released_by, label, target, before, unkilled_cap),)
+    return KillTransition(
+        status,
+        scale_to=target if grow else None,
+        patch=patch,
+        restore_pending=grow,
+        events=events,
+        since=since,
+    )
+
+
+def backstop(current: int | None, allowed: int, label: str) -> tuple[int, Event] | None:
+    """Anything that got past admission comes down to the cap: the scale and its Event; None when the
+    workload is within it (or absent)."""
+    target = caps.backstop_target(current, allowed) if current is not None else None
+    if target is None:
+        return None
+    return target, Event(
+        "Warning",
+        EventReason.SCALED_TO_CAP,
+        f"{label} had {current} replicas, above its cap of {allowed}; scaled to {allowed}.",
+    )
+
+
+def service_stage(killed: bool, promoted: bool, passed: bool, on_regression: RegressionAction) -> Stage:
+    """Killed, else Production once promoted (while gates pass, or held through a regression), else Pilot."""
+    if killed:
+        return Stage.KILLED
+    if promoted and (passed or on_regression is RegressionAction.HOLD):
+        return Stage.PRODUCTION
+    return Stage.PILOT
+
+
+def kill_transition(
+    service: ServiceView,
+    kill: KillSwitch,
+    workload: Workload | None,
+    unkilled_cap: int,
+    now: datetime,
+) -> KillTransition:
+    """The kill switch's part of the pass: engaged, or released (and the restore still to finish)."""
+    prev = service.status or AIServiceStatus()
+    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
+    record = workload_record(workload.annotations) if workload is not None else None
+    label = _workload_label(service.spec)
+    if kill.engaged:
+        return engage_kill_switch(kill, prev_kill, workload, record, now, label)
+    current = workload.replicas if workload is not None else None
+    return release_kill_switch(service.annotations, prev_kill, current, record, unkilled_cap, label)
+
+
+def plan_service(
+    service: ServiceView,
+    workload: Workload | None,
+    packets: Sequence[tuple[str, ReadinessPacketSpec]],
+    policy: ReadinessPolicySpec,
+    now: datetime,
+    claimed_by: str | None = None,
+) -> Plan:
+    """Decides the AIService's status, the scale write, the Deployment's labels and the events, in the
+    order the module's docstring lists."""
+    prev = service.status or AIServiceStatus()
+    kill = parse_kill_switch(service.annotations, now)
+    claimed = _workload_claimed(claimed_by, service.name)
+    workload = governed_workload(service, workload, claimed)
+    current = workload.replicas if workload is not None else None
+    gates = gates_and_cap(service, workload, packets, policy, now, kill.engaged)
+    allowed = 0 if kill.engaged else gates.unkilled_cap
+    transition = kill_transition(service, kill, workload, gates.unkilled_cap, now)
+    scale_to, events = transition.scale_to, list(transition.events)
+    cut = backstop(current, allowed, _workload_label(service.spec)) if not kill.engaged else None
+    if cut is not None and scale_to is None:
+        scale_to = cut[0]
+        events.append(cut[1])
+    stage = service_stage(kill.engaged, gates.promoted, gates.report.passed, policy.on_regression)
+    status = service_status(
+        service,
+        gates,
+        stage=stage,
+        kill=kill,
+        kill_status=transition.status,
+        allowed=allowed,
+        replicas=scale_to if scale_to is not None else current,
+        workload_found=workload is not None,
+        claimed_by=claimed_by if claimed else None,
+        now=now,
+    )
+    events.extend(
+        transition_events(prev, status, gates.report, service.spec.workload.name, gates.choice.message)
+    )
+    return Plan(
+        status=status,
+        status_first=_status_lifting_cap(status, prev.kill_switch, transition),
+        scale_to=scale_to,
+        workload_patch=transition.patch,
+        kill_since=transition.since,
+        metadata=_workload_metadata(service, workload, stage, gates.declared),
+        service_annotations=leftover_annotations(service.annotations) or None,
+        events=tuple(events),
+        requeue_at=gates.report.expires_at,
+        report=gates.report,
+    )
+
+
+def _status_lifting_cap(
+    status: AIServiceStatus, prev_kill: KillSwitchStatus | None, transition: KillTransition
+) -> AIServiceStatus | None:
+    """On a restore that grows the workload, the status that lifts the cap, written before the scale so
+    admission lets it through."""
+    if not transition.restore_pending:
+        return None
+    lifted = (prev_kill or KillSwitchStatus(engaged=False)).model_copy(
+        update={"engaged": False, "released_by": transition.status.released_by}
+    )
+    return status.model_copy(update={"kill_switch": lifted})
+
+
+def _workload_metadata(
+    service: ServiceView, workload: Workload | None, stage: Stage, declared: Mapping[str, str]
+) -> dict[str, dict[str, str | None]] | None:
+    """The workload's labels and annotations to write (stage, service, versions); None without one."""
+    if workload is None:
+        return None
+    running = running_versions(service.spec.versions, dict(declared))
+    return metadata_patch(
+        dict(workload.labels),
+        dict(workload.annotations),
+        desired_labels(service.name, stage.value, running),
+        desired_annotations(running),
+    )
+
+
+def service_status(
+    service: ServiceView,
+    gates: GatesAndCap,
+    *,
+    stage: Stage,
+    kill: KillSwitch,
+    kill_status: KillSwitchStatus,
+    allowed: int,
+    replicas: int | None,
+    workload_found: bool,
+    claimed_by: str | None,
+    now: datetime,
+) -> AIServiceStatus:
+    """The AIService's status at the end of the pass."""
+    prev = service.status or AIServiceStatus()
+    report = gates.report
     conditions = _conditions(
         prev.conditions,
         service=service,
-        workload_found=workload is not None,
-        claimed_by=claimed_by if claimed else None,
+        workload_found=workload_found,
+        claimed_by=claimed_by,
         report=report,
         killed=kill.engaged,
         kill_reason=kill.reason,
-        regressed=regressed,
+        regressed=gates.regressed,
         allowed=allowed,
-        bounds_note=_bounds_note(spec, pilot, ceiling),
+        bounds_note=_bounds_note(service.spec, gates.pilot, gates.ceiling),
         now=now,
     )
-    blocking = report.blocking_summary(BLOCKING_COLUMN)
-    status = AIServiceStatus(
+    return AIServiceStatus(
         stage=stage,
         allowed_replicas=allowed,
-        replicas=replicas_after,
+        replicas=replicas,
         gates_passed=report.summary,
         blocking_gates=list(report.blocking),
-        blocking=blocking or None,
+        blocking=report.blocking_summary(BLOCKING_COLUMN) or None,
         gates=list(report.results),
-        packet=choice.name,
-        promoted=promoted,
-        held_replicas=held,
+        packet=gates.choice.name,
+        promoted=gates.promoted,
+        held_replicas=gates.held,
         expires_at=report.expires_at,
         kill_switch=kill_status,
         conditions=conditions,
         observed_generation=service.generation,
     )
-    status_first: AIServiceStatus | None = None
-    if restore_pending:
-        status_first = status.model_copy(
-            update={
-                "kill_switch": prev_kill.model_copy(
-                    update={"engaged": False, "released_by": kill_status.released_by}
-                )
-            }
-        )
-
-    events.extend(_transition_events(prev, status, report, workload_name, choice.message))
-
-    meta = None
-    if workload is not None:
-        meta = metadata_patch(
-            dict(workload.labels),
-            dict(workload.annotations),
-            desired_labels(service.name, stage.value, running_versions(spec.versions, declared)),
-            desired_annotations(running_versions(spec.versions, declared)),
-        )
-    return Plan(
-        status=status,
-        status_first=status_first,
-        scale_to=scale_to,
-        workload_patch=patch,
-        kill_since=kill_status.since if kill.engaged else prev_kill.since or _record_since(record),
-        metadata=meta,
-        service_annotations=leftover_annotations(service.annotations) or None,
-        events=tuple(events),
-        requeue_at=report.expires_at,
-        report=report,
-    )
-
-
-def _record_since(record: WorkloadRecord | None) -> datetime | None:
-    return record.since if record is not None else None
 
 
 def _bounds_note(spec: AIServiceSpec, pilot: int, ceiling: int | None) -> str:
@@ -361,6 +513,116 @@ def _bounds_note(spec: AIServiceSpec, pilot: int, ceiling: int | None) -> str:
     if spec.max_replicas is not None and ceiling is not None and ceiling < spec.max_replicas:
         notes.append(f"spec.maxReplicas {spec.max_replicas} is above the ReadinessPolicy limit, {ceiling}")
     return f" ({'; '.join(notes)})" if notes else ""
+
+
+def workload_found_reason(
+    service: ServiceView, workload_found: bool, claimed_by: str | None
+) -> tuple[ConditionReason, str]:
+    """The WorkloadFound condition's reason and message: why Airlock acts on the workload, or why not."""
+    workload = _workload_label(service.spec)
+    ns = service.namespace
+    if not service.namespace_governed:
+        return (
+            ConditionReason.NAMESPACE_NOT_GOVERNED,
+            f"Namespace {ns} is not governed, so nothing enforces this AIService and Airlock leaves "
+            f"{workload} alone; a platform admin marks it with: kubectl label namespace {ns} "
+            f"{GOVERNED_LABEL}={GOVERNED_VALUE}",
+        )
+    if not service.kind_enabled:
+        return (
+            ConditionReason.KIND_NOT_ENABLED,
+            f"This Airlock operator does not govern {service.spec.workload.kind}s, so it leaves {workload} "
+            "alone: admission still caps it and holds the kill switch, but nothing labels it, backs the cap "
+            "up or scales it to 0. Ask the platform team to turn the kind on (chart values workloads.*).",
+        )
+    if claimed_by is not None:
+        return (
+            ConditionReason.WORKLOAD_CLAIMED,
+            f"{workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
+            f"a lower cap), so Airlock acts on {claimed_by} and admission applies both caps. One workload "
+            "has one AIService: ask the platform team to delete one of the two.",
+        )
+    if workload_found:
+        return ConditionReason.FOUND, f"{workload} is governed by this AIService."
+    return (
+        ConditionReason.WORKLOAD_NOT_FOUND,
+        f"{workload} does not exist in namespace {ns}; create it or fix spec.workload.name.",
+    )
+
+
+def ready_reason(
+    service: ServiceView,
+    *,
+    found: tuple[ConditionReason, str],
+    workload_found: bool,
+    report: GateReport,
+    killed: bool,
+    regressed: bool,
+    cap: str,
+) -> tuple[bool, ConditionReason, str]:
+    """The Ready condition: not governed, killed, no workload, passing, regressed, or in its pilot.
+    `cap` is the cap as a sentence reads it ("3 replicas", "no cap")."""
+    blocking = ", ".join(report.blocking)
+    if not service.namespace_governed:
+        return (False, *found)
+    if killed:
+        return False, ConditionReason.KILL_SWITCH_ENGAGED, "Kill switch engaged; the service runs 0 replicas."
+    if not workload_found:
+        return (False, *found)
+    if report.passed:
+        return True, ConditionReason.PRODUCTION, f"Every required gate passes; {cap}."
+    if regressed:
+        return (
+            False,
+            ConditionReason.GATES_REGRESSED,
+            f"Promoted, but required gates no longer pass ({blocking}); held at {cap} until they pass again.",
+        )
+    return False, ConditionReason.PILOT, f"Pilot: capped at {cap} until these gates pass: {blocking}."
+
+
+def _gates_condition(service: ServiceView, report: GateReport) -> tuple[bool, ConditionReason, str]:
+    if report.passed:
+        return True, ConditionReason.ALL_GATES_PASSED, f"All {len(report.required)} required gates pass."
+    return (
+        False,
+        ConditionReason.GATES_BLOCKING,
+        f"{report.summary} required gates pass; blocking: {', '.join(report.blocking)}. Run `kubectl "
+        f"airlock explain {service.name} -n {service.namespace}` for what each needs.",
+    )
+
+
+def kill_condition(
+    killed: bool, reason: str | None, *, consequence: str
+) -> tuple[bool, ConditionReason, str]:
+    """The KillSwitchEngaged condition; `consequence` follows the reason in the message when engaged."""
+    if killed:
+        return (
+            True,
+            ConditionReason.ENGAGED,
+            f"Kill switch engaged: {reason or 'no reason given'}.{consequence}",
+        )
+    return False, ConditionReason.NOT_ENGAGED, "Kill switch not engaged."
+
+
+def _annotations_condition(annotations: Mapping[str, str]) -> tuple[bool, ConditionReason, str]:
+    misses = near_misses(annotations)
+    if misses:
+        return False, ConditionReason.NEAR_MISS, " ".join(misses)
+    return True, ConditionReason.RECOGNIZED, f"Every {PREFIX} annotation is one Airlock knows."
+
+
+def _set_all(
+    previous: Sequence[Condition],
+    wanted: Sequence[tuple[ConditionType, tuple[bool, ConditionReason, str]]],
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    conds = list(previous)
+    for type_, (status, reason, message) in wanted:
+        conds = set_condition(
+            conds, type_=type_, status=status, reason=reason, message=message, generation=generation, now=now
+        )
+    return conds
 
 
 def _conditions(
@@ -377,137 +639,53 @@ def _conditions(
     bounds_note: str,
     now: datetime,
 ) -> list[Condition]:
-    gen = service.generation
-    workload = f"{service.spec.workload.kind} {service.spec.workload.name}"
-    conds = list(previous)
-    if not service.namespace_governed:
-        found_reason, found_msg = (
-            ConditionReason.NAMESPACE_NOT_GOVERNED,
-            f"Namespace {service.namespace} is not governed, so nothing enforces this AIService and Airlock "
-            f"leaves {workload} alone; a platform admin marks it with: kubectl label namespace "
-            f"{service.namespace} airlock.dev/governed=true",
-        )
-    elif not service.kind_enabled:
-        found_reason, found_msg = (
-            ConditionReason.KIND_NOT_ENABLED,
-            f"This Airlock operator does not govern {service.spec.workload.kind}s, so it leaves {workload} "
-            "alone: admission still caps it and holds the kill switch, but nothing labels it, backs the cap "
-            "up or scales it to 0. Ask the platform team to turn the kind on (chart values workloads.*).",
-        )
-    elif claimed_by is not None:
-        found_reason, found_msg = (
-            ConditionReason.WORKLOAD_CLAIMED,
-            f"{workload} is also claimed by AIService {claimed_by}, which is stricter (killed, or "
-            f"a lower cap), so Airlock acts on {claimed_by} and admission applies both caps. One workload "
-            "has one AIService: ask the platform team to delete one of the two.",
-        )
-    elif workload_found:
-        found_reason, found_msg = (
-            ConditionReason.FOUND,
-            f"{workload} is governed by this AIService.",
-        )
-    else:
-        found_reason, found_msg = (
-            ConditionReason.WORKLOAD_NOT_FOUND,
-            f"{workload} does not exist in namespace {service.namespace}; create it or fix "
-            "spec.workload.name.",
-        )
-    conds = set_condition(
-        conds,
-        type_=ConditionType.WORKLOAD_FOUND,
-        status=workload_found,
-        reason=found_reason,
-        message=found_msg,
-        generation=gen,
-        now=now,
+    found = workload_found_reason(service, workload_found, claimed_by)
+    cap = ("no cap" if allowed == NO_CAP else f"{allowed} replicas") + bounds_note
+    ready = ready_reason(
+        service,
+        found=found,
+        workload_found=workload_found,
+        report=report,
+        killed=killed,
+        regressed=regressed,
+        cap=cap,
     )
-    blocking = ", ".join(report.blocking)
-    conds = set_condition(
-        conds,
-        type_=ConditionType.GATES_PASSED,
-        status=report.passed,
-        reason=ConditionReason.ALL_GATES_PASSED if report.passed else ConditionReason.GATES_BLOCKING,
-        message=f"All {len(report.required)} required gates pass."
-        if report.passed
-        else f"{report.summary} required gates pass; blocking: {blocking}. Run `kubectl airlock explain "
-        f"{service.name} -n {service.namespace}` for what each needs.",
-        generation=gen,
-        now=now,
+    wanted = (
+        (ConditionType.WORKLOAD_FOUND, (workload_found, *found)),
+        (ConditionType.GATES_PASSED, _gates_condition(service, report)),
+        (
+            ConditionType.KILL_SWITCH_ENGAGED,
+            kill_condition(killed, kill_reason, consequence=" Scale-ups are denied until it is released."),
+        ),
+        (ConditionType.ANNOTATIONS_RECOGNIZED, _annotations_condition(service.annotations)),
+        (ConditionType.READY, ready),
     )
-    conds = set_condition(
-        conds,
-        type_=ConditionType.KILL_SWITCH_ENGAGED,
-        status=killed,
-        reason=ConditionReason.ENGAGED if killed else ConditionReason.NOT_ENGAGED,
-        message=f"Kill switch engaged: {kill_reason or 'no reason given'}. Scale-ups are denied until it is "
-        "released."
-        if killed
-        else "Kill switch not engaged.",
-        generation=gen,
-        now=now,
-    )
-    misses = near_misses(service.annotations)
-    conds = set_condition(
-        conds,
-        type_=ConditionType.ANNOTATIONS_RECOGNIZED,
-        status=not misses,
-        reason=ConditionReason.NEAR_MISS if misses else ConditionReason.RECOGNIZED,
-        message=" ".join(misses) if misses else "Every airlock.dev/ annotation is one Airlock knows.",
-        generation=gen,
-        now=now,
-    )
-    cap_text = ("no cap" if allowed == NO_CAP else f"{allowed} replicas") + bounds_note
-    if not service.namespace_governed:
-        ready = (False, found_reason, found_msg)
-    elif killed:
-        ready = (
-            False,
-            ConditionReason.KILL_SWITCH_ENGAGED,
-            "Kill switch engaged; the service runs 0 replicas.",
-        )
-    elif not workload_found:
-        ready = (False, found_reason, found_msg)
-    elif report.passed:
-        ready = (True, ConditionReason.PRODUCTION, f"Every required gate passes; {cap_text}.")
-    elif regressed:
-        ready = (
-            False,
-            ConditionReason.GATES_REGRESSED,
-            f"Promoted, but required gates no longer pass ({blocking}); held at {cap_text} until they "
-            "pass again.",
-        )
-    else:
-        ready = (
-            False,
-            ConditionReason.PILOT,
-            f"Pilot: capped at {cap_text} until these gates pass: {blocking}.",
-        )
-    return set_condition(
-        conds,
-        type_=ConditionType.READY,
-        status=ready[0],
-        reason=ready[1],
-        message=ready[2],
-        generation=gen,
-        now=now,
-    )
+    return _set_all(previous, wanted, service.generation, now)
 
 
-def _transition_events(
-    prev: AIServiceStatus, new: AIServiceStatus, report: GateReport, workload: str, packet_message: str
-) -> list[Event]:
-    """Events for what changed between two statuses; none when nothing did."""
-    events: list[Event] = []
+def stage_events(prev: AIServiceStatus, new: AIServiceStatus, workload: str) -> list[Event]:
+    """Promoted, or returned to the pilot; none for a kill, its release, or a first pilot."""
     first = prev.stage is None
-    if prev.stage != new.stage and new.stage is not Stage.KILLED and not (first and new.stage is Stage.PILOT):
-        if new.stage is Stage.PRODUCTION and prev.stage is not Stage.KILLED:
-            events.append(
-                Event("Normal", "Promoted", f"Every required gate passes; {workload} left its pilot.")
+    if prev.stage == new.stage or new.stage is Stage.KILLED or (first and new.stage is Stage.PILOT):
+        return []
+    if new.stage is Stage.PRODUCTION and prev.stage is not Stage.KILLED:
+        return [
+            Event("Normal", EventReason.PROMOTED, f"Every required gate passes; {workload} left its pilot.")
+        ]
+    if new.stage is Stage.PILOT and prev.stage is Stage.PRODUCTION:
+        return [
+            Event(
+                "Warning",
+                EventReason.RETURNED_TO_PILOT,
+                f"Gates regressed; {workload} is back to its pilot size.",
             )
-        elif new.stage is Stage.PILOT and prev.stage is Stage.PRODUCTION:
-            events.append(
-                Event("Warning", "ReturnedToPilot", f"Gates regressed; {workload} is back to its pilot size.")
-            )
+        ]
+    return []
+
+
+def condition_events(prev: AIServiceStatus, new: AIServiceStatus) -> list[Event]:
+    """A regression when Ready turns GatesRegressed; a WorkloadFound that turns False (or changes why)."""
+    events: list[Event] = []
     prev_ready = find(prev.conditions, ConditionType.READY)
     new_ready = find(new.conditions, ConditionType.READY)
     if (
@@ -515,7 +693,7 @@ def _transition_events(
         and new_ready.reason == ConditionReason.GATES_REGRESSED
         and (prev_ready is None or prev_ready.reason != ConditionReason.GATES_REGRESSED)
     ):
-        events.append(Event("Warning", "GatesRegressed", new_ready.message))
+        events.append(Event("Warning", EventReason.GATES_REGRESSED, new_ready.message))
     prev_found = find(prev.conditions, ConditionType.WORKLOAD_FOUND)
     new_found = find(new.conditions, ConditionType.WORKLOAD_FOUND)
     if (
@@ -523,35 +701,51 @@ def _transition_events(
         and new_found.status == "False"
         and (prev_found is None or prev_found.status != "False" or prev_found.reason != new_found.reason)
     ):
-        events.append(Event("Warning", new_found.reason, new_found.message))
+        events.append(Event("Warning", EventReason(new_found.reason), new_found.message))
+    return events
+
+
+# One Event per direction: a version bump fails eleven gates at once, and that is one thing to read.
+_DIRECTIONS: tuple[tuple[bool, EventType, EventReason, EventReason, str, str], ...] = (
+    (True, "Normal", EventReason.GATE_PASSED, EventReason.GATES_PASSED, "passes", "pass"),
+    (False, "Warning", EventReason.GATE_FAILED, EventReason.GATES_FAILED, "fails", "fail"),
+)
+
+
+def gate_events(prev: AIServiceStatus, report: GateReport) -> list[Event]:
+    """The gates whose result changed since the last status, one Event per direction; none on a first."""
+    if prev.stage is None:
+        return []
     before = {g.name: g for g in prev.gates}
-    changed = [
-        g for g in report.results if not first and (g.name not in before or before[g.name].passed != g.passed)
-    ]
-    # One event per direction: a version bump fails eleven gates at once, and that is one thing to read.
-    directions: tuple[tuple[bool, EventType, str, str, str], ...] = (
-        (True, "Normal", GATE_PASSED, GATES_PASSED, "passes"),
-        (False, "Warning", GATE_FAILED, GATES_FAILED, "fails"),
-    )
-    for passed, kind, one, many, verb in directions:
+    changed = [g for g in report.results if g.name not in before or before[g.name].passed != g.passed]
+    events: list[Event] = []
+    for passed, kind, one, many, verb, plural in _DIRECTIONS:
         gates = [g for g in changed if g.passed is passed]
         if len(gates) == 1:
             events.append(Event(kind, one, f"Gate {gates[0].name} {verb}: {gates[0].message}"))
         elif gates:
             names = ", ".join(g.name for g in gates)
             detail = gates[0].message if len({g.message for g in gates}) == 1 else "see status.gates for each"
-            plural = "pass" if passed else "fail"
             events.append(Event(kind, many, f"Gates {names} {plural}: {detail}", count=len(gates)))
+    return events
+
+
+def transition_events(
+    prev: AIServiceStatus, new: AIServiceStatus, report: GateReport, workload: str, packet_message: str
+) -> list[Event]:
+    """Events for what changed between two statuses; none when nothing did."""
+    events = [*stage_events(prev, new, workload), *condition_events(prev, new), *gate_events(prev, report)]
     if prev.allowed_replicas is not None and prev.allowed_replicas != new.allowed_replicas:
         new_cap = "no cap" if new.allowed_replicas == NO_CAP else str(new.allowed_replicas)
         old_cap = "no cap" if prev.allowed_replicas == NO_CAP else str(prev.allowed_replicas)
         events.append(
-            Event("Normal", "CapChanged", f"Allowed replicas for {workload}: {old_cap} -> {new_cap}.")
+            Event(
+                "Normal", EventReason.CAP_CHANGED, f"Allowed replicas for {workload}: {old_cap} -> {new_cap}."
+            )
         )
     if prev.packet != new.packet:
-        events.append(
-            Event("Normal", "PacketSelected", packet_message or f"Using ReadinessPacket {new.packet}.")
-        )
+        message = packet_message or f"Using ReadinessPacket {new.packet}."
+        events.append(Event("Normal", EventReason.PACKET_SELECTED, message))
     return events
 
 
@@ -582,13 +776,41 @@ def plan_deletion(
         replicas = "unknown" if workload is None else str(workload.replicas)
         event = Event(
             "Warning",
-            "KillSwitchEndedByDeletion",
+            EventReason.KILL_SWITCH_ENDED_BY_DELETION,
             f"AIService {name} was deleted while its kill switch was engaged "
             f"({kill.reason or 'no reason given'}); {kind} {workload_name} is no longer governed by "
             f"Airlock and stays at {replicas} replicas until someone scales it. Re-apply the AIService "
             "to cap it again.",
         )
     return DeletionPlan(metadata=meta, event=event)
+
+
+def invalid_spec_message(service: ServiceView, problem: str, killed: bool) -> str:
+    """What to fix in a spec the operator cannot read, and what holds meanwhile."""
+    held = " The kill switch holds it at 0." if killed else " The last cap stays in force."
+    return (
+        f"The spec cannot be read: {problem}. Fix those fields (kubectl edit aiservice {service.name} -n "
+        f"{service.namespace}); until then gates are not evaluated and nothing is restored.{held}"
+    )
+
+
+def invalid_kill_transition(
+    service: ServiceView, kill: KillSwitch, workload: Workload | None, now: datetime
+) -> KillTransition:
+    """The kill switch of an unreadable spec: engaged as always, but a release restores nothing (and an
+    engaged switch's recorded reason is left as it was)."""
+    prev = service.status or AIServiceStatus()
+    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
+    if not kill.engaged:
+        return KillTransition(prev_kill)
+    record = workload_record(workload.annotations) if workload is not None else None
+    events: tuple[Event, ...] = ()
+    status = prev_kill
+    if not prev_kill.engaged:
+        current = workload.replicas if workload is not None else None
+        status, events = engaged_status(kill, prev_kill, record, current, now, _workload_label(service.spec))
+    scale_to, patch = kill_scale_down(workload, record, status)
+    return KillTransition(status, scale_to=scale_to, patch=patch, events=events, since=status.since)
 
 
 def plan_invalid_service(
@@ -603,89 +825,35 @@ def plan_invalid_service(
     until the spec is readable again.
     """
     prev = service.status or AIServiceStatus()
-    prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
     kill = parse_kill_switch(service.annotations, now)
-    workload_name = service.spec.workload.name
-    current = workload.replicas if workload is not None else None
-    record = workload_record(workload.annotations) if workload is not None else None
-    events: list[Event] = []
-    scale_to: int | None = None
-    patch: dict[str, object] | None = None
-    kill_status, allowed, stage = prev_kill, prev.allowed_replicas, prev.stage
-    if kill.engaged:
-        allowed, stage = 0, Stage.KILLED
-        if not prev_kill.engaged:
-            if record is not None:
-                before: int | None = record.replicas_before
-                since = record.since or kill.since or now
-            else:
-                before = kill.replicas_before if kill.replicas_before is not None else current
-                since = kill.since or now
-            kill_status = KillSwitchStatus(
-                engaged=True,
-                reason=kill.reason,
-                engaged_by=kill.by,
-                since=since,
-                replicas_before=before,
-            )
-            events.append(
-                Event(
-                    "Warning",
-                    "KillSwitchEngaged",
-                    f"Kill switch engaged{f' by {kill.by}' if kill.by else ''} "
-                    f"({kill.reason or 'no reason given'}); {service.spec.workload.kind} {workload_name} "
-                    "scaled from "
-                    f"{before if before is not None else 'unknown'} to 0 replicas.",
-                )
-            )
-        if workload is not None and record is None:
-            before = kill_status.replicas_before
-            patch = workload_patch(
-                0, WorkloadRecord(before if before is not None else current or 0, kill_status.since)
-            )
-        if current:
-            scale_to = 0
-    held = " The kill switch holds it at 0." if kill.engaged else " The last cap stays in force."
-    message = (
-        f"The spec cannot be read: {problem}. Fix those fields (kubectl edit aiservice {service.name} -n "
-        f"{service.namespace}); until then gates are not evaluated and nothing is restored.{held}"
+    transition = invalid_kill_transition(service, kill, workload, now)
+    message = invalid_spec_message(service, problem, kill.engaged)
+    conds = _set_all(
+        prev.conditions,
+        (
+            (ConditionType.KILL_SWITCH_ENGAGED, kill_condition(kill.engaged, kill.reason, consequence="")),
+            (ConditionType.READY, (False, ConditionReason.INVALID_SPEC, message)),
+        ),
+        service.generation,
+        now,
     )
-    conds = set_condition(
-        list(prev.conditions),
-        type_=ConditionType.KILL_SWITCH_ENGAGED,
-        status=kill.engaged,
-        reason=ConditionReason.ENGAGED if kill.engaged else ConditionReason.NOT_ENGAGED,
-        message=f"Kill switch engaged: {kill.reason or 'no reason given'}."
-        if kill.engaged
-        else "Kill switch not engaged.",
-        generation=service.generation,
-        now=now,
-    )
-    conds = set_condition(
-        conds,
-        type_=ConditionType.READY,
-        status=False,
-        reason=ConditionReason.INVALID_SPEC,
-        message=message,
-        generation=service.generation,
-        now=now,
-    )
+    events = list(transition.events)
     previous_ready = find(prev.conditions, ConditionType.READY)
     if previous_ready is None or previous_ready.reason != ConditionReason.INVALID_SPEC:
-        events.append(Event("Warning", "InvalidSpec", message))
+        events.append(Event("Warning", EventReason.INVALID_SPEC, message))
     status = prev.model_copy(
         update={
-            "stage": stage,
-            "allowed_replicas": allowed,
-            "kill_switch": kill_status,
+            "stage": Stage.KILLED if kill.engaged else prev.stage,
+            "allowed_replicas": 0 if kill.engaged else prev.allowed_replicas,
+            "kill_switch": transition.status,
             "conditions": conds,
             "observed_generation": service.generation,
         }
     )
     return Plan(
         status=status,
-        scale_to=scale_to,
-        workload_patch=patch,
-        kill_since=kill_status.since if kill.engaged else None,
+        scale_to=transition.scale_to,
+        workload_patch=transition.patch,
+        kill_since=transition.since,
         events=tuple(events),
     )
