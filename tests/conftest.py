@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +235,24 @@ class OperatorProcess:
             f"the operator to complete pass {after + 1} over {kind} {namespace}/{name}",
         )
 
+    def settle(self, cluster: Cluster, namespace: str, name: str, kind: str = "AIService") -> None:
+        """The positive barrier before asserting that nothing more happened to an object after a change
+        the test has seen land: twice, touches an annotation of no meaning to Airlock and waits for a pass
+        beyond those counted before the touch. Passes over one object never overlap, so the second pass
+        began after the first ended: every pass started before the touches has completed."""
+        for _ in range(2):
+            before = self.passes(kind, namespace, name) or 0
+            cluster.kubectl(
+                "annotate",
+                kind.lower(),
+                name,
+                "-n",
+                namespace,
+                f"tests.airlock.dev/touch={secrets.token_hex(4)}",
+                "--overwrite",
+            )
+            self.wait_for_pass(kind, namespace, name, after=before)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -273,15 +290,21 @@ def start_operator(
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl runs between fork and exec
         )
     op = OperatorProcess(proc, log_path, int(env["AIRLOCK_METRICS_PORT"]))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"the operator exited with {proc.returncode}:\n{op.log()[-4000:]}")
-        if "airlock operator ready" in op.log():
-            return op
-        time.sleep(0.1)
-    op.stop()
-    raise AssertionError(f"the operator did not report ready within 30s:\n{op.log()[-4000:]}")
+        return "airlock operator ready" in op.log()
+
+    try:
+        wait_for(ready, 30, "the operator to report ready")
+    except AssertionError:
+        exited = proc.poll() is not None
+        op.stop()
+        if exited:
+            raise
+        raise AssertionError(f"the operator did not report ready within 30s:\n{op.log()[-4000:]}") from None
+    return op
 
 
 @pytest.fixture

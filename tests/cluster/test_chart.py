@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from airlock_dev.admission_probe import wait_until_enforced
 from airlock_dev.localcluster import ControlPlaneError, LocalCluster, find_binaries, free_port
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import ADMISSION, CRDS, Cluster, start_operator
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "airlock"
@@ -648,15 +648,8 @@ def governed_service(p: Private) -> str:
         "-",
         stdin=yaml.safe_dump_all([deployment("web", namespace, 1), aiservice("web", namespace)]),
     )
-    wait(lambda: not p.scale_is_admitted(namespace, "web", 3), "the cap to be enforced")
+    wait_for(lambda: not p.scale_is_admitted(namespace, "web", 3), what="the cap to be enforced")
     return namespace
-
-
-def wait(predicate: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.2)
 
 
 def test_helm_install_creates_the_release_and_prints_how_to_check_it(private: Private) -> None:
@@ -673,37 +666,37 @@ def test_helm_install_creates_the_release_and_prints_how_to_check_it(private: Pr
 def test_deleting_the_policy_binding_first_lifts_the_cap_and_reapplying_restores_it(private: Private) -> None:
     namespace = governed_service(private)
     private.kubectl("delete", "validatingadmissionpolicybinding", "airlock-replica-cap")
-    wait(lambda: private.scale_is_admitted(namespace, "web", 3), "the cap to be lifted")
+    wait_for(lambda: private.scale_is_admitted(namespace, "web", 3), what="the cap to be lifted")
     # The policy itself is still there: a policy without a binding enforces nothing, and the install probe
     # says so instead of taking a stored policy for an enforcing one.
     private.kubectl("get", "validatingadmissionpolicy", "airlock-replica-cap")
     with pytest.raises(ControlPlaneError, match="the replica cap did not refuse"):
         wait_until_enforced(private.local, timeout=2)
     private.install()
-    wait(lambda: not private.scale_is_admitted(namespace, "web", 3), "the cap to be enforced again")
+    wait_for(lambda: not private.scale_is_admitted(namespace, "web", 3), what="the cap to be enforced again")
 
 
 def test_deleting_the_crds_removes_every_aiservice_and_with_them_the_cap(private: Private) -> None:
     namespace = governed_service(private)
     private.kubectl("delete", "-f", str(CRDS / "airlock.dev_aiservices.yaml"))
-    wait(
+    wait_for(
         lambda: private.kubectl("get", "aiservices", "-A", check=False).returncode != 0,
-        "AIServices to go away",
+        what="AIServices to go away",
     )
     # The policy reads AIServices as its parameters; with none left, nothing is governed.
-    wait(lambda: private.scale_is_admitted(namespace, "web", 3), "the cap to be lifted")
+    wait_for(lambda: private.scale_is_admitted(namespace, "web", 3), what="the cap to be lifted")
     assert private.kubectl("get", "deployment", "web", "-n", namespace, "-o", "name").stdout.strip()
     # Reinstalling brings the CRD back empty: the AIService is gone until it is applied again.
     private.install()
     assert not private.kubectl("get", "aiservices", "-n", namespace, "-o", "name").stdout.strip()
     private.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(aiservice("web", namespace)))
-    wait(lambda: not private.scale_is_admitted(namespace, "web", 3), "the cap to be enforced again")
+    wait_for(lambda: not private.scale_is_admitted(namespace, "web", 3), what="the cap to be enforced again")
 
 
 def test_helm_uninstall_lifts_the_cap_and_keeps_the_crds_and_aiservices(private: Private) -> None:
     namespace = governed_service(private)
     private.helm("uninstall", "airlock", "--namespace", "airlock-system")
-    wait(lambda: private.scale_is_admitted(namespace, "web", 3), "the cap to be lifted")
+    wait_for(lambda: private.scale_is_admitted(namespace, "web", 3), what="the cap to be lifted")
     assert not private.kubectl("get", "validatingadmissionpolicies", "-o", "name").stdout.strip()
     assert not private.kubectl("get", "deployments", "-n", "airlock-system", "-o", "name").stdout.strip()
     # Helm never deletes CRDs: the AIService and its evidence survive until the CRDs are deleted by hand.
