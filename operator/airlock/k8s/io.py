@@ -239,24 +239,34 @@ def patch_scale(
     Admission reads the AIService from an informer, so right after the operator lifts a cap the policy
     may still see the old one for a moment: a denial is retried briefly before it is reported.
     """
+    _retry_denials(
+        retry_for,
+        lambda: _call(
+            clients,
+            clients.custom.patch_namespaced_custom_object_scale,
+            kind.group,
+            kind.version,
+            namespace,
+            kind.plural,
+            name,
+            {"spec": {"replicas": replicas}},
+            field_manager=field_manager,
+            _content_type=MERGE_PATCH,
+            _preload_content=False,
+        ),
+    )
+
+
+def _retry_denials(retry_for: float, write: Callable[[], Any]) -> None:
+    """Runs `write`, retrying an admission denial (403, 422) for up to `retry_for` seconds: admission
+    reads the AIService from an informer, which may not have seen a cap lifted yet. Any other error, and
+    a denial once the time is up, is raised."""
     deadline = time.monotonic() + retry_for
     # The informer usually catches up within milliseconds: retry soon, then back off.
     delay = 0.01
     while True:
         try:
-            _call(
-                clients,
-                clients.custom.patch_namespaced_custom_object_scale,
-                kind.group,
-                kind.version,
-                namespace,
-                kind.plural,
-                name,
-                {"spec": {"replicas": replicas}},
-                field_manager=field_manager,
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
-            )
+            write()
             return
         except ApiException as exc:
             if exc.status in (403, 422) and time.monotonic() < deadline:
@@ -284,9 +294,8 @@ def patch_workload(
     body = dict(patch)
     if resource_version is not None:
         body["metadata"] = {**dict(body.get("metadata") or {}), "resourceVersion": resource_version}
-    deadline = time.monotonic() + retry_for
-    delay = 0.01
-    while True:
+
+    def write() -> None:
         try:
             _call(
                 clients,
@@ -301,17 +310,14 @@ def patch_workload(
                 _content_type=MERGE_PATCH,
                 _preload_content=False,
             )
-            return
         except ApiException as exc:
             if exc.status == 409:
                 raise ConflictError(
                     f"{kind.kind} {namespace}/{name} changed since resourceVersion {resource_version}"
                 ) from exc
-            if exc.status in (403, 422) and time.monotonic() < deadline:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-                continue
             raise
+
+    _retry_denials(retry_for, write)
 
 
 def patch_workload_metadata(
