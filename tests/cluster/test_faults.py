@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
 
 from airlock.handlers.operator import WATCH_INACTIVITY_TIMEOUT
+from airlock.k8s import io
 from airlock_dev.localcluster import LocalCluster, find_binaries, free_port
 from tests.cluster.faults_proxy import FreezingProxy
 from tests.cluster.helpers import aiservice, deployment
@@ -30,17 +30,19 @@ from tests.support import sample
 KILL = "airlock.dev/kill-switch"
 KILL_REASON = "airlock.dev/kill-switch-reason"
 RECORD = "airlock.dev/kill-switch-replicas-before"
+FIELD_MANAGER = "airlock-fault-tests"
+SERVICES = "aiservices"
 PILOT = 3  # every service here may run up to 3 replicas, so a restore is never cut by the cap
 
 
 class Api:
-    """Direct API access for the test itself: fast enough to toggle ten switches inside one reconcile."""
+    """Direct API access for the test itself, through the operator's own calls with the test's timeout:
+    fast enough to toggle ten switches inside one reconcile."""
 
     def __init__(self, cluster: Cluster) -> None:
-        api_client = cluster.api_client()
-        self.apps = client.AppsV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
-        self.core = client.CoreV1Api(api_client)
+        self.clients = io.Clients(cluster.api_client(), timeout=10, reconnect=False)
+        self.apps = self.clients.apps
+        self.core = self.clients.core
 
     def replicas(self, ns: str, name: str) -> int:
         scale = self.apps.read_namespaced_deployment_scale(name, ns, _request_timeout=10)
@@ -52,25 +54,14 @@ class Api:
         return (found or {}).get(RECORD)
 
     def status(self, ns: str, name: str) -> dict[str, Any]:
-        obj = self.custom.get_namespaced_custom_object(
-            "airlock.dev", "v1alpha1", ns, "aiservices", name, _request_timeout=10
-        )
-        out: dict[str, Any] = obj.get("status") or {}
+        out: dict[str, Any] = io.get_custom_object(self.clients, SERVICES, ns, name).get("status") or {}
         return out
 
     def set_kill(self, ns: str, name: str, engaged: bool) -> None:
         annotations = (
             {KILL: "true", KILL_REASON: "fault test"} if engaged else {KILL: None, KILL_REASON: None}
         )
-        self.custom.patch_namespaced_custom_object(
-            "airlock.dev",
-            "v1alpha1",
-            ns,
-            "aiservices",
-            name,
-            {"metadata": {"annotations": annotations}},
-            _request_timeout=10,
-        )
+        io.patch_annotations(self.clients, SERVICES, ns, name, annotations, FIELD_MANAGER)
 
     def events(self, ns: str) -> collections.Counter[tuple[str, str]]:
         """How many Events each (object name, reason) has."""
@@ -246,15 +237,7 @@ def test_status_writes_that_lose_a_race_are_planned_again_and_no_transition_is_l
 
     def tamper() -> None:
         while not stop.is_set():
-            api.custom.patch_namespaced_custom_object_status(
-                "airlock.dev",
-                "v1alpha1",
-                namespace,
-                "aiservices",
-                "bot",
-                {"status": {"blocking": "tampered"}},
-                _request_timeout=10,
-            )
+            io.patch_status(api.clients, SERVICES, namespace, "bot", {"blocking": "tampered"}, FIELD_MANAGER)
             stop.wait(0.03)
 
     writer = threading.Thread(target=tamper, daemon=True)
