@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from airlock.k8s.denials import retry_denials
 from airlock.logic.retry import Failure
 from airlock.models.base import GROUP, VERSION
 from airlock.models.service import WorkloadType
@@ -260,8 +260,7 @@ def patch_scale(
     Admission reads the AIService from an informer, so right after the operator lifts a cap the policy
     may still see the old one for a moment: a denial is retried briefly before it is reported.
     """
-    _retry_denials(
-        retry_for,
+    retry_denials(
         lambda: _call(
             clients,
             clients.custom.patch_namespaced_custom_object_scale,
@@ -275,26 +274,13 @@ def patch_scale(
             _content_type=MERGE_PATCH,
             _preload_content=False,
         ),
+        _denied,
+        retry_for,
     )
 
 
-def _retry_denials(retry_for: float, write: Callable[[], Any]) -> None:
-    """Runs `write`, retrying an admission denial (403, 422) for up to `retry_for` seconds: admission
-    reads the AIService from an informer, which may not have seen a cap lifted yet. Any other error, and
-    a denial once the time is up, is raised."""
-    deadline = time.monotonic() + retry_for
-    # The informer usually catches up within milliseconds: retry soon, then back off.
-    delay = 0.01
-    while True:
-        try:
-            write()
-            return
-        except ApiException as exc:
-            if exc.status in (403, 422) and time.monotonic() < deadline:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-                continue
-            raise
+def _denied(exc: Exception) -> bool:
+    return isinstance(exc, ApiException) and exc.status in (403, 422)
 
 
 def patch_workload(
@@ -338,7 +324,7 @@ def patch_workload(
                 ) from exc
             raise
 
-    _retry_denials(retry_for, write)
+    retry_denials(write, _denied, retry_for)
 
 
 def patch_workload_metadata(
