@@ -29,6 +29,7 @@ from tests.support import scrape, wait_for
 ROOT = Path(__file__).resolve().parent.parent
 CRDS = ROOT / "crds"
 ADMISSION = ROOT / "manifests" / "admission"
+BUILD_HELM = ROOT / "hack" / "build-helm.sh"
 # The mark of a namespace the platform team governs: Airlock's admission policies act only there.
 GOVERNED = {"airlock.dev/governed": "true"}
 
@@ -181,6 +182,14 @@ def workload_crds(cluster: Cluster) -> list[str]:
         names.append(yaml.safe_load(path.read_text())["metadata"]["name"])
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{n}" for n in names))
     return names
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    """helm built from Go modules by hack/build-helm.sh (cached; instant when already built)."""
+    result = subprocess.run(["bash", str(BUILD_HELM)], stdout=subprocess.PIPE, text=True, check=False)
+    assert result.returncode == 0, f"{BUILD_HELM} failed with exit code {result.returncode}; see its stderr"
+    return Path(result.stdout.strip().splitlines()[-1]) / "helm"
 
 
 @pytest.fixture(scope="session")
