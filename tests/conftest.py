@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.support import scrape, wait_for
 ROOT = Path(__file__).resolve().parent.parent
 CRDS = ROOT / "crds"
 ADMISSION = ROOT / "manifests" / "admission"
+BUILD_HELM = ROOT / "hack" / "build-helm.sh"
 # The mark of a namespace the platform team governs: Airlock's admission policies act only there.
 GOVERNED = {"airlock.dev/governed": "true"}
 
@@ -184,6 +184,14 @@ def workload_crds(cluster: Cluster) -> list[str]:
     return names
 
 
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    """helm built from Go modules by hack/build-helm.sh (cached; instant when already built)."""
+    result = subprocess.run(["bash", str(BUILD_HELM)], stdout=subprocess.PIPE, text=True, check=False)
+    assert result.returncode == 0, f"{BUILD_HELM} failed with exit code {result.returncode}; see its stderr"
+    return Path(result.stdout.strip().splitlines()[-1]) / "helm"
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     bin_dir = find_binaries()
@@ -236,6 +244,24 @@ class OperatorProcess:
             f"the operator to complete pass {after + 1} over {kind} {namespace}/{name}",
         )
 
+    def settle(self, cluster: Cluster, namespace: str, name: str, kind: str = "AIService") -> None:
+        """The positive barrier before asserting that nothing more happened to an object after a change
+        the test has seen land: twice, touches an annotation of no meaning to Airlock and waits for a pass
+        beyond those counted before the touch. Passes over one object never overlap, so the second pass
+        began after the first ended: every pass started before the touches has completed."""
+        for _ in range(2):
+            before = self.passes(kind, namespace, name) or 0
+            cluster.kubectl(
+                "annotate",
+                kind.lower(),
+                name,
+                "-n",
+                namespace,
+                f"tests.airlock.dev/touch={secrets.token_hex(4)}",
+                "--overwrite",
+            )
+            self.wait_for_pass(kind, namespace, name, after=before)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -273,15 +299,21 @@ def start_operator(
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl runs between fork and exec
         )
     op = OperatorProcess(proc, log_path, int(env["AIRLOCK_METRICS_PORT"]))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"the operator exited with {proc.returncode}:\n{op.log()[-4000:]}")
-        if "airlock operator ready" in op.log():
-            return op
-        time.sleep(0.1)
-    op.stop()
-    raise AssertionError(f"the operator did not report ready within 30s:\n{op.log()[-4000:]}")
+        return "airlock operator ready" in op.log()
+
+    try:
+        wait_for(ready, 30, "the operator to report ready")
+    except AssertionError:
+        exited = proc.poll() is not None
+        op.stop()
+        if exited:
+            raise
+        raise AssertionError(f"the operator did not report ready within 30s:\n{op.log()[-4000:]}") from None
+    return op
 
 
 @pytest.fixture

@@ -44,3 +44,14 @@ def scrape(port: int) -> Samples:
 def value(metrics: Samples, name: str, **labels: str) -> float:
     """The sum of the samples called `name` whose labels include `labels`."""
     return sum(v for lbl, v in metrics.get(name, []) if all(lbl.get(k) == want for k, want in labels.items()))
+
+
+def sample(read: Callable[[], T], seconds: float, interval: float = 0.05) -> list[T]:
+    """What `read` returns, polled for `seconds`: for a property that must hold throughout a window (a
+    value that must never change), not a wait."""
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.append(read())
+        time.sleep(interval)
+    return seen

@@ -24,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
+from airlock.k8s.denials import retry_denials
 from airlock_dev.localcluster import die_with_parent
 
 KILL_SWITCH = "airlock.dev/kill-switch"
@@ -168,19 +169,14 @@ def run_floor(api: Api, sequence: bool = False) -> None:
 def _patch_retrying(api: Api, path: str, body: dict[str, Any], retry_for: float = 5.0) -> None:
     # Admission reads the AIService from the API server's informer: right after a release it may still
     # see the switch engaged and refuse the restore. Retry briefly, as the operator does.
-    deadline = time.monotonic() + retry_for
-    delay = 0.01
-    while True:
-        try:
-            api.request("PATCH", path, body, content_type=MERGE_PATCH)
-            return
-        except ApiError as exc:
-            if exc.status in (403, 422) and time.monotonic() < deadline:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-                continue
-            print(f"floor: patching {path} failed: {exc}", file=sys.stderr, flush=True)
-            return
+    try:
+        retry_denials(
+            lambda: api.request("PATCH", path, body, content_type=MERGE_PATCH),
+            lambda exc: isinstance(exc, ApiError) and exc.status in (403, 422),
+            retry_for,
+        )
+    except ApiError as exc:
+        print(f"floor: patching {path} failed: {exc}", file=sys.stderr, flush=True)
 
 
 def run_churn(api: Api, rate: float, targets: list[str]) -> None:

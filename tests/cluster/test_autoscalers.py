@@ -19,21 +19,20 @@ from typing import Any
 import pytest
 
 from airlock_dev.admission_probe import wait_until_enforced
-from tests.cluster.helpers import status
-from tests.cluster.test_chart import Identity as ChartIdentity
-from tests.cluster.test_chart import helm, install_operator_identity
-from tests.cluster.test_service_governance import Identity, identity
-from tests.cluster.test_workload_kinds import (
+from tests.cluster.chart_helpers import Identity as ChartIdentity
+from tests.cluster.chart_helpers import install_operator_identity
+from tests.cluster.helpers import (
     ALL_KINDS_ENV,
     KIND_IDS,
     KINDS,
+    Identity,
     Kind,
+    identity,
     replicas_of,
     scale_subresource_put,
+    status,
 )
 from tests.conftest import Cluster, OperatorProcess, start_operator
-
-__all__ = ["helm"]  # the chart's helm fixture, used by chart_identity
 
 PAUSED = "autoscaling.keda.sh/paused-replicas"
 PAUSED_BY = "airlock.dev/paused-by"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cluster.test_kill_switch_records import ONCALL_RULES, RELEASER
-from tests.cluster.test_kubectl_plugin import (
+from tests.cluster.helpers import (
+    ONCALL_RULES,
+    RELEASER,
     SERVICE,
     create_service,
     deployment_replicas,

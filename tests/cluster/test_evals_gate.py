@@ -3,49 +3,17 @@ real API server: a failed case blocks the evals gate with its reason, a clean ru
 
 from __future__ import annotations
 
-import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from airlock.logic.digest import packet_digest
-from airlock.models.packet import ReadinessPacketSpec
 from airlock_dev import samples
-from tests.cluster.helpers import deployment
+from tests.cluster.helpers import deployment, imported_packet
 from tests.conftest import Cluster, OperatorProcess
-from tests.evaltools import PASSING, failing, results, write_map
+from tests.evaltools import PASSING, failing, results
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def imported_packet(results_file: Path, namespace: str, workdir: Path) -> dict[str, Any]:
-    """The complete example packet, current, with its evals imported by `airlock evals import` and its
-    approvals signed again for the new content, as the owner and security would after reviewing it."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    base = workdir / "packet.yaml"
-    current = samples.current_packet(samples.load("packet-complete.yaml"), dt.datetime.now(dt.UTC))
-    base.write_text(yaml.safe_dump(current, sort_keys=False))
-    category_map = write_map(workdir / "map.yaml")
-    argv = ["evals", "import", str(results_file), "--map", str(category_map), "--packet", str(base)]
-    out = subprocess.run(
-        [sys.executable, "-m", "airlock.cli.main", *argv],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    packet: dict[str, Any] = yaml.safe_load(out.stdout)
-    packet["metadata"]["namespace"] = namespace
-    digest = packet_digest(ReadinessPacketSpec.model_validate(packet["spec"]))
-    for approval in packet["spec"]["approvals"]:
-        approval["digest"] = digest
-    return packet
 
 
 def evals_gate(cluster: Cluster, namespace: str) -> dict[str, Any]:

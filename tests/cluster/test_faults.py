@@ -18,28 +18,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
 
 from airlock.handlers.operator import WATCH_INACTIVITY_TIMEOUT
+from airlock.k8s import io
 from airlock_dev.localcluster import LocalCluster, find_binaries, free_port
 from tests.cluster.faults_proxy import FreezingProxy
 from tests.cluster.helpers import aiservice, deployment
 from tests.conftest import Cluster, OperatorProcess, _install_admission, _install_crds, start_operator
+from tests.support import sample
 
 KILL = "airlock.dev/kill-switch"
 KILL_REASON = "airlock.dev/kill-switch-reason"
 RECORD = "airlock.dev/kill-switch-replicas-before"
+FIELD_MANAGER = "airlock-fault-tests"
+SERVICES = "aiservices"
 PILOT = 3  # every service here may run up to 3 replicas, so a restore is never cut by the cap
 
 
 class Api:
-    """Direct API access for the test itself: fast enough to toggle ten switches inside one reconcile."""
+    """Direct API access for the test itself, through the operator's own calls with the test's timeout:
+    fast enough to toggle ten switches inside one reconcile."""
 
     def __init__(self, cluster: Cluster) -> None:
-        api_client = cluster.api_client()
-        self.apps = client.AppsV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
-        self.core = client.CoreV1Api(api_client)
+        self.clients = io.Clients(cluster.api_client(), timeout=10, reconnect=False)
+        self.apps = self.clients.apps
+        self.core = self.clients.core
 
     def replicas(self, ns: str, name: str) -> int:
         scale = self.apps.read_namespaced_deployment_scale(name, ns, _request_timeout=10)
@@ -51,25 +54,14 @@ class Api:
         return (found or {}).get(RECORD)
 
     def status(self, ns: str, name: str) -> dict[str, Any]:
-        obj = self.custom.get_namespaced_custom_object(
-            "airlock.dev", "v1alpha1", ns, "aiservices", name, _request_timeout=10
-        )
-        out: dict[str, Any] = obj.get("status") or {}
+        out: dict[str, Any] = io.get_custom_object(self.clients, SERVICES, ns, name).get("status") or {}
         return out
 
     def set_kill(self, ns: str, name: str, engaged: bool) -> None:
         annotations = (
             {KILL: "true", KILL_REASON: "fault test"} if engaged else {KILL: None, KILL_REASON: None}
         )
-        self.custom.patch_namespaced_custom_object(
-            "airlock.dev",
-            "v1alpha1",
-            ns,
-            "aiservices",
-            name,
-            {"metadata": {"annotations": annotations}},
-            _request_timeout=10,
-        )
+        io.patch_annotations(self.clients, SERVICES, ns, name, annotations, FIELD_MANAGER)
 
     def events(self, ns: str) -> collections.Counter[tuple[str, str]]:
         """How many Events each (object name, reason) has."""
@@ -170,7 +162,8 @@ def test_a_sigkilled_operator_loses_no_kill_and_no_restore_from_a_burst_of_toggl
             what="every engaged switch at 0 and every released one restored",
         )
         print(f"converged {time.monotonic() - started:.1f}s after the restart (operator start included)")
-        time.sleep(2)  # a late duplicate transition would show up here
+        for name in engage + release:  # a late duplicate transition would be announced before this
+            op.settle(cluster, namespace, name)
         events = api.events(namespace)
         for name in engage:
             assert api.replicas(namespace, name) == 0, name
@@ -201,7 +194,7 @@ def test_a_silently_stalled_watch_is_abandoned_and_a_kill_switch_set_meanwhile_a
             cluster.wait_for(lambda: is_running(api, namespace, "bot", 2), what="a first status")
             # Quiet for longer than the inactivity timeout: a healthy watch must not be taken for dead.
             mark, accepted = len(op.log()), proxy.accepted
-            time.sleep(WATCH_INACTIVITY_TIMEOUT + 2)
+            time.sleep(WATCH_INACTIVITY_TIMEOUT + 2)  # the quiet itself is what is tested, not a wait
             assert "inactive, reconnecting" not in op.log()[mark:]
             print(f"connections opened while quiet: {proxy.accepted - accepted}")
 
@@ -244,15 +237,7 @@ def test_status_writes_that_lose_a_race_are_planned_again_and_no_transition_is_l
 
     def tamper() -> None:
         while not stop.is_set():
-            api.custom.patch_namespaced_custom_object_status(
-                "airlock.dev",
-                "v1alpha1",
-                namespace,
-                "aiservices",
-                "bot",
-                {"status": {"blocking": "tampered"}},
-                _request_timeout=10,
-            )
+            io.patch_status(api.clients, SERVICES, namespace, "bot", {"blocking": "tampered"}, FIELD_MANAGER)
             stop.wait(0.03)
 
     writer = threading.Thread(target=tamper, daemon=True)
@@ -271,7 +256,7 @@ def test_status_writes_that_lose_a_race_are_planned_again_and_no_transition_is_l
         timeout=20,
         what=f"the operator to correct the tampered status; operator log:\n{operator.log()[-6000:]}",
     )
-    time.sleep(1)
+    operator.settle(cluster, namespace, "bot")
     events = api.events(namespace)
     assert (events[("bot", "KillSwitchEngaged")], events[("bot", "KillSwitchReleased")]) == (3, 3), (
         api.event_log(namespace) + "\n" + operator.log()[-20000:]
@@ -350,7 +335,7 @@ def test_a_scale_refused_with_a_server_error_is_retried_until_it_lands(
     lifted = time.monotonic()
     cluster.wait_for(lambda: is_killed(api, namespace, "bot", 2), timeout=20, what="the retried scale")
     print(f"webhook removed to 0 replicas: {time.monotonic() - lifted:.1f}s")
-    time.sleep(1)
+    operator.settle(cluster, namespace, "bot")
     assert api.events(namespace)[("bot", "KillSwitchEngaged")] == 1
 
 
@@ -375,22 +360,16 @@ def test_two_operator_replicas_act_once_and_never_fight_over_the_replicas(
             cluster.wait_for(lambda: is_running(api, namespace, "bot", 3), what="a first status")
             api.set_kill(namespace, "bot", engaged=True)
             cluster.wait_for(lambda: api.replicas(namespace, "bot") == 0, timeout=10, what="the kill")
-            seen = []
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                seen.append(api.replicas(namespace, "bot"))
-                time.sleep(0.05)
+            seen = sample(lambda: api.replicas(namespace, "bot"), 10)
             assert set(seen) == {0}, f"replicas went back up while killed: {sorted(set(seen))}"
             assert is_killed(api, namespace, "bot", 3)
 
             api.set_kill(namespace, "bot", engaged=False)
             cluster.wait_for(lambda: is_running(api, namespace, "bot", 3), timeout=10, what="the restore")
-            seen = []
-            deadline = time.monotonic() + 3
-            while time.monotonic() < deadline:
-                seen.append(api.replicas(namespace, "bot"))
-                time.sleep(0.05)
+            seen = sample(lambda: api.replicas(namespace, "bot"), 3)
             assert set(seen) == {3}, f"replicas changed after the restore: {sorted(set(seen))}"
+            first.settle(cluster, namespace, "bot")
+            second.settle(cluster, namespace, "bot")
             events = api.events(namespace)
             assert (events[("bot", "KillSwitchEngaged")], events[("bot", "KillSwitchReleased")]) == (1, 1)
             assert first.proc.poll() is None and second.proc.poll() is None
@@ -441,7 +420,7 @@ def test_kill_and_restore_work_with_etcd_fsyncing_every_write(
         durable_cluster.wait_for(lambda: is_killed(api, ns, "bot", 3), what="the kill recorded")
         api.set_kill(ns, "bot", engaged=False)
         durable_cluster.wait_for(lambda: is_running(api, ns, "bot", 3), timeout=10, what="the restore")
-        time.sleep(1)
+        op.settle(durable_cluster, ns, "bot")
         events = api.events(ns)
         assert (events[("bot", "KillSwitchEngaged")], events[("bot", "KillSwitchReleased")]) == (1, 1)
     finally:
@@ -477,7 +456,7 @@ def test_the_operator_reconnects_after_an_api_server_restart_and_acts_on_a_later
         durable_cluster.wait_for(lambda: is_killed(api, ns, "bot", 2), what="the kill recorded")
         api.set_kill(ns, "bot", engaged=False)
         durable_cluster.wait_for(lambda: is_running(api, ns, "bot", 2), timeout=30, what="the restore")
-        time.sleep(1)
+        op.settle(durable_cluster, ns, "bot")
         events = api.events(ns)
         assert (events[("bot", "KillSwitchEngaged")], events[("bot", "KillSwitchReleased")]) == (1, 1)
         assert op.proc.poll() is None

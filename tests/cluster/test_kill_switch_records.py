@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.cluster.test_kubectl_plugin import (
+from tests.cluster.helpers import (
+    ONCALL_RULES,
+    RELEASER,
     RFC3339_UTC,
     SERVICE,
     create_service,
@@ -15,9 +17,7 @@ from tests.cluster.test_kubectl_plugin import (
     service_account,
     wait_for_stage,
 )
-from tests.conftest import ROOT, Cluster, OperatorProcess, start_operator
-
-RELEASER = ROOT / "manifests" / "rbac" / "kill-switch-releaser.yaml"
+from tests.conftest import Cluster, OperatorProcess, start_operator
 
 KILL_SWITCH_KEYS = {
     "airlock.dev/kill-switch",
@@ -26,12 +26,6 @@ KILL_SWITCH_KEYS = {
     "airlock.dev/kill-switch-replicas-before",
     "airlock.dev/kill-switch-since",
 }
-# On-call as the runbook assumes: may read and patch the AIService and scale the Deployment, nothing more.
-ONCALL_RULES = (
-    '[{apiGroups: ["airlock.dev"], resources: ["aiservices"], verbs: ["get", "list", "patch"]},'
-    ' {apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list"]},'
-    ' {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get", "patch"]}]'
-)
 
 
 def released_in_the_open(annotations: dict[str, str]) -> bool:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,54 +10,19 @@ import yaml
 
 from airlock.logic.digest import packet_digest
 from airlock.models.packet import ReadinessPacketSpec
+from tests.cluster.helpers import (
+    RFC3339_UTC,
+    SERVICE,
+    create_service,
+    deployment_replicas,
+    plugin,
+    service_account,
+    service_status,
+    wait_for_stage,
+)
 from tests.conftest import Cluster, OperatorProcess
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICE = "support-assistant"
 PACKET = "support-assistant-v14"
-RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def plugin(
-    cluster: Cluster, *args: str, kubeconfig: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Runs `kubectl airlock ARGS` with the given kubeconfig, output to a pipe as in a script."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")}
-    env |= {"KUBECONFIG": str(kubeconfig or cluster.kubeconfig), "PYTHONPATH": str(ROOT / "operator")}
-    result = subprocess.run(
-        [sys.executable, "-m", "airlock.cli.kubectl_plugin", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=timeout,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
-
-
-def create_service(cluster: Cluster, namespace: str, *, replicas: int = 1, pilot: int = 1) -> None:
-    """A Deployment and the AIService that governs it."""
-    cluster.kubectl(
-        "create",
-        "deployment",
-        SERVICE,
-        "--image=registry.example/x:1",
-        f"--replicas={replicas}",
-        "-n",
-        namespace,
-    )
-    cluster.apply(f"""
-apiVersion: airlock.dev/v1alpha1
-kind: AIService
-metadata: {{name: {SERVICE}, namespace: {namespace}}}
-spec:
-  workload: {{name: {SERVICE}}}
-  owner: jane.doe@example.com
-  versions: {{model: gpt-4o-2024-08-06, prompt: v14}}
-  pilotReplicas: {pilot}
-""")
 
 
 def create_packet(cluster: Cluster, namespace: str) -> None:
@@ -87,49 +48,10 @@ spec:
 """)
 
 
-def service_status(cluster: Cluster, namespace: str) -> dict[str, Any]:
-    status: dict[str, Any] = cluster.get("aiservice", SERVICE, namespace).get("status") or {}
-    return status
-
-
-def wait_for_stage(cluster: Cluster, namespace: str, stage: str) -> dict[str, Any]:
-    def reached() -> dict[str, Any] | None:
-        status = service_status(cluster, namespace)
-        return status if status.get("stage") == stage else None
-
-    found: dict[str, Any] = cluster.wait_for(
-        reached, timeout=30, what=f"AIService {SERVICE} to reach {stage}"
-    )
-    return found
-
-
-def deployment_replicas(cluster: Cluster, namespace: str) -> int:
-    replicas: int = cluster.get("deployment", SERVICE, namespace)["spec"]["replicas"]
-    return replicas
-
-
 def row_of(table: str, name: str) -> list[str]:
     """The whitespace-separated cells of the table row whose NAME (or NAMESPACE) cell is `name`."""
     rows = [line.split() for line in table.splitlines()[1:]]
     return next(row for row in rows if name in row[:2])
-
-
-def service_account(cluster: Cluster, namespace: str, name: str, rules: str, tmp_path: Path) -> Path:
-    """A kubeconfig for a real ServiceAccount token, with a Role of `rules` bound to it."""
-    kubeconfig = cluster.token_kubeconfig(namespace, name, tmp_path / f"{name}.kubeconfig")
-    cluster.apply(f"""
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {{name: {name}, namespace: {namespace}}}
-rules: {rules}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {{name: {name}, namespace: {namespace}}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {name}}}
-subjects: [{{kind: ServiceAccount, name: {name}, namespace: {namespace}}}]
-""")
-    return kubeconfig
 
 
 # --- status and explain -----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from airlock_dev import samples
@@ -65,7 +64,6 @@ def test_json_logs_are_one_object_a_line_with_the_object_and_reason_of_each_deci
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    time.sleep(0.1)
     text = log_path.read_text()
     records = []
     for number, line in enumerate(text.splitlines(), 1):

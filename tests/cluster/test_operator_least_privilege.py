@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import test_operator as suite
-from tests.cluster.test_chart import Identity, helm, install_operator_identity
+from tests.cluster.chart_helpers import Identity, install_operator_identity
 from tests.conftest import Cluster, OperatorProcess, start_operator
-
-__all__ = ["helm"]  # the chart's helm fixture, used by chart_identity
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from airlock_dev import samples
-from tests.cluster.helpers import deployment
-from tests.cluster.test_evals_gate import imported_packet
+from tests.cluster.helpers import deployment, imported_packet
 from tests.conftest import Cluster, OperatorProcess
 from tests.evaltools import PASSING, results
 

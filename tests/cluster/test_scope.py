@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 
 from airlock_dev.admission_probe import wait_until_enforced
+from tests.cluster.chart_helpers import Identity, install_operator_identity
 from tests.cluster.helpers import aiservice, deployment
-from tests.cluster.test_chart import Identity, helm, install_operator_identity
 from tests.conftest import Cluster, OperatorProcess
-
-__all__ = ["helm"]
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.cluster.helpers import (
+    TEAM_RULES,
+    Identity,
     aiservice,
     complete_packet,
     condition,
     deployment,
+    identity,
     replicas,
     setup_service,
     status,
@@ -29,66 +31,6 @@ from tests.conftest import ROOT, Cluster, OperatorProcess, start_operator
 
 PLATFORM = ROOT / "manifests" / "rbac" / "platform.yaml"
 SERVICE = "support-assistant"
-
-
-@dataclass(frozen=True)
-class Identity:
-    user: str
-    kubeconfig: Path
-
-    def run(self, cluster: Cluster, namespace: str, *args: str) -> tuple[bool, str]:
-        result = cluster.kubectl(*args, "-n", namespace, kubeconfig=self.kubeconfig, check=False)
-        return result.returncode == 0, result.stderr
-
-    def apply(self, cluster: Cluster, doc: dict[str, object]) -> tuple[bool, str]:
-        result = cluster.kubectl(
-            "apply", "-f", "-", kubeconfig=self.kubeconfig, stdin=json.dumps(doc), check=False
-        )
-        return result.returncode == 0, result.stderr
-
-
-def identity(
-    cluster: Cluster, namespace: str, tmp_path: Path, name: str, rules: list[dict[str, object]]
-) -> Identity:
-    """A ServiceAccount bound in `namespace` to a Role with `rules`; waits until RBAC grants the first."""
-    kubeconfig = cluster.token_kubeconfig(namespace, name, tmp_path / f"{name}.kubeconfig")
-    cluster.apply(
-        [
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": {"name": name, "namespace": namespace},
-                "rules": rules,
-            },
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": name, "namespace": namespace},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-            },
-        ]
-    )
-    user = f"system:serviceaccount:{namespace}:{name}"
-    first = rules[0]
-    cluster.wait_for(
-        lambda: cluster.service_account_may(
-            user,
-            namespace,
-            verb=str(first["verbs"][0]),  # type: ignore[index]
-            group=str(first["apiGroups"][0]),  # type: ignore[index]
-            resource=str(first["resources"][0]).replace("*", "aiservices"),  # type: ignore[index]
-        ),
-        timeout=10,
-        what=f"RBAC to grant {user} its Role",
-    )
-    return Identity(user, kubeconfig)
-
-
-TEAM_RULES: list[dict[str, object]] = [
-    {"apiGroups": ["airlock.dev"], "resources": ["*"], "verbs": ["*"]},
-    {"apiGroups": ["apps"], "resources": ["deployments", "deployments/scale"], "verbs": ["*"]},
-]
 
 
 @pytest.fixture

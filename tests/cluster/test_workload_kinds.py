@@ -12,71 +12,34 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from airlock_dev.admission_probe import wait_until_enforced
-from tests.cluster.helpers import aiservice, condition, events, status
-from tests.cluster.test_kubectl_plugin import plugin
-from tests.cluster.test_service_governance import TEAM_RULES, Identity, identity
+from tests.cluster.helpers import (
+    ALL_KINDS_ENV,
+    DEPLOYMENT,
+    KIND_IDS,
+    KINDS,
+    ROLLOUT,
+    STATEFUL_SET,
+    TEAM_RULES,
+    Identity,
+    Kind,
+    aiservice,
+    call_as,
+    condition,
+    events,
+    identity,
+    plugin,
+    replicas_of,
+    scale_subresource_put,
+    status,
+)
 from tests.conftest import Cluster, OperatorProcess, start_operator
-
-IMAGE = "registry.example/support-assistant:1.0"
-
-
-@dataclass(frozen=True)
-class Kind:
-    kind: str
-    api_version: str
-    group: str
-    version: str
-    plural: str
-
-    @property
-    def ref(self) -> str:
-        """How kubectl names the resource (plural.group, unambiguous)."""
-        return self.plural if self.group == "apps" else f"{self.plural}.{self.group}"
-
-    def manifest(self, name: str, namespace: str, replicas: int | None) -> dict[str, Any]:
-        labels = {"app": name}
-        spec: dict[str, Any] = {
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "app", "image": IMAGE}]},
-            },
-        }
-        if replicas is not None:
-            spec["replicas"] = replicas
-        if self.kind == "StatefulSet":
-            spec["serviceName"] = name
-        if self.kind == "Rollout":
-            spec["strategy"] = {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}
-        return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": spec,
-        }
-
-    def service(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
-        doc = aiservice(name, namespace, **kw)
-        doc["spec"]["workload"] = {"apiVersion": self.api_version, "kind": self.kind, "name": name}
-        return doc
-
-
-DEPLOYMENT = Kind("Deployment", "apps/v1", "apps", "v1", "deployments")
-STATEFUL_SET = Kind("StatefulSet", "apps/v1", "apps", "v1", "statefulsets")
-ROLLOUT = Kind("Rollout", "argoproj.io/v1alpha1", "argoproj.io", "v1alpha1", "rollouts")
-KINDS = [DEPLOYMENT, STATEFUL_SET, ROLLOUT]
-KIND_IDS = [k.kind for k in KINDS]
-ALL_KINDS_ENV = {"AIRLOCK_WORKLOAD_KINDS": "Deployment,StatefulSet,Rollout"}
 
 
 @pytest.fixture(autouse=True)
@@ -144,30 +107,10 @@ def kubectl_scale(cluster: Cluster, who: Identity, k: Kind, ns: str, name: str, 
     return _kubectl(cluster, who, "scale", k.ref, name, "-n", ns, f"--replicas={n}")
 
 
-def _api(cluster: Cluster, who: Identity, call: Callable[[client.CustomObjectsApi], Any]) -> tuple[bool, str]:
-    try:
-        call(client.CustomObjectsApi(cluster.api_client(who.kubeconfig)))
-    except ApiException as exc:
-        return False, str(exc.body)
-    return True, ""
-
-
-def scale_subresource_put(
-    cluster: Cluster, who: Identity, k: Kind, ns: str, name: str, n: int
-) -> tuple[bool, str]:
-    # As the HPA controller does: read the Scale, change spec.replicas, PUT it back.
-    def call(api: client.CustomObjectsApi) -> None:
-        scale = api.get_namespaced_custom_object_scale(k.group, k.version, ns, k.plural, name)
-        scale["spec"]["replicas"] = n
-        api.replace_namespaced_custom_object_scale(k.group, k.version, ns, k.plural, name, scale)
-
-    return _api(cluster, who, call)
-
-
 def scale_subresource_patch(
     cluster: Cluster, who: Identity, k: Kind, ns: str, name: str, n: int
 ) -> tuple[bool, str]:
-    return _api(
+    return call_as(
         cluster,
         who,
         lambda api: api.patch_namespaced_custom_object_scale(
@@ -192,11 +135,6 @@ WRITES: list[Write] = [
     scale_subresource_patch,
 ]
 WRITE_IDS = [w.__name__.replace("_", " ") for w in WRITES]
-
-
-def replicas_of(cluster: Cluster, k: Kind, ns: str, name: str) -> int:
-    out: int = cluster.get(k.ref, name, ns)["spec"].get("replicas", 1)
-    return out
 
 
 def _governed(cluster: Cluster, k: Kind, ns: str, name: str, *, replicas: int, **service: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from airlock.k8s.denials import retry_denials
 from airlock.logic.retry import Failure
 from airlock.models.base import GROUP, VERSION
 from airlock.models.service import WorkloadType
@@ -52,10 +52,16 @@ def failure_kind(exc: BaseException) -> Failure:
 
 
 class Clients:
-    """The API groups the operator uses, over one connection pool."""
+    """The API groups the operator uses, over one connection pool. `timeout` is every request's, unless
+    the call sets its own; with `reconnect`, a call that fails on the connection is tried once more on a
+    fresh pool (the operator's choice; `kubectl airlock` reports the failure at once instead)."""
 
-    def __init__(self, api_client: Any) -> None:
+    def __init__(
+        self, api_client: Any, timeout: float | tuple[float, float] | None = None, reconnect: bool = True
+    ) -> None:
         self.api_client = api_client
+        self.timeout = REQUEST_TIMEOUT if timeout is None else timeout
+        self.reconnect = reconnect
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
@@ -81,10 +87,12 @@ def load_api_client(kubeconfig: str | None = None) -> Any:
 
 def _call(clients: Clients, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Calls the API with a request timeout; a broken connection is retried once on a fresh pool."""
-    kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
+    kwargs.setdefault("_request_timeout", clients.timeout)
     try:
         return _complete(fn(*args, **kwargs), kwargs)
     except urllib3.exceptions.HTTPError as exc:
+        if not clients.reconnect:
+            raise
         log.warning("API request failed on the connection (%s); reconnecting and trying once more", exc)
         reset_connections(clients)
         return _complete(fn(*args, **kwargs), kwargs)
@@ -218,11 +226,24 @@ def read_custom_object(
     clients: Clients, plural: str, namespace: str | None, name: str
 ) -> dict[str, Any] | None:
     """One of Airlock's custom resources, read fresh from the API server; None when it does not exist."""
+    try:
+        return get_custom_object(clients, plural, namespace, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def get_custom_object(clients: Clients, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
+    """One of Airlock's custom resources, read fresh from the API server; every failure, a 404 included,
+    is raised (its body tells a missing object from a kind the server does not serve)."""
+    args: tuple[str, ...]
     if namespace is None:
-        return _read_or_none(clients, clients.custom.get_cluster_custom_object, GROUP, VERSION, plural, name)
-    return _read_or_none(
-        clients, clients.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
-    )
+        fn, args = clients.custom.get_cluster_custom_object, (GROUP, VERSION, plural, name)
+    else:
+        fn, args = clients.custom.get_namespaced_custom_object, (GROUP, VERSION, namespace, plural, name)
+    data: dict[str, Any] = json.loads(_call(clients, fn, *args, _preload_content=False).data)
+    return data
 
 
 def patch_scale(
@@ -239,31 +260,27 @@ def patch_scale(
     Admission reads the AIService from an informer, so right after the operator lifts a cap the policy
     may still see the old one for a moment: a denial is retried briefly before it is reported.
     """
-    deadline = time.monotonic() + retry_for
-    # The informer usually catches up within milliseconds: retry soon, then back off.
-    delay = 0.01
-    while True:
-        try:
-            _call(
-                clients,
-                clients.custom.patch_namespaced_custom_object_scale,
-                kind.group,
-                kind.version,
-                namespace,
-                kind.plural,
-                name,
-                {"spec": {"replicas": replicas}},
-                field_manager=field_manager,
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
-            )
-            return
-        except ApiException as exc:
-            if exc.status in (403, 422) and time.monotonic() < deadline:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-                continue
-            raise
+    retry_denials(
+        lambda: _call(
+            clients,
+            clients.custom.patch_namespaced_custom_object_scale,
+            kind.group,
+            kind.version,
+            namespace,
+            kind.plural,
+            name,
+            {"spec": {"replicas": replicas}},
+            field_manager=field_manager,
+            _content_type=MERGE_PATCH,
+            _preload_content=False,
+        ),
+        _denied,
+        retry_for,
+    )
+
+
+def _denied(exc: Exception) -> bool:
+    return isinstance(exc, ApiException) and exc.status in (403, 422)
 
 
 def patch_workload(
@@ -284,9 +301,8 @@ def patch_workload(
     body = dict(patch)
     if resource_version is not None:
         body["metadata"] = {**dict(body.get("metadata") or {}), "resourceVersion": resource_version}
-    deadline = time.monotonic() + retry_for
-    delay = 0.01
-    while True:
+
+    def write() -> None:
         try:
             _call(
                 clients,
@@ -301,17 +317,14 @@ def patch_workload(
                 _content_type=MERGE_PATCH,
                 _preload_content=False,
             )
-            return
         except ApiException as exc:
             if exc.status == 409:
                 raise ConflictError(
                     f"{kind.kind} {namespace}/{name} changed since resourceVersion {resource_version}"
                 ) from exc
-            if exc.status in (403, 422) and time.monotonic() < deadline:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-                continue
             raise
+
+    retry_denials(write, _denied, retry_for)
 
 
 def patch_workload_metadata(

@@ -29,7 +29,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 # One slow request must not hang a person at 3 a.m.; kubectl's own default is no limit.
 REQUEST_TIMEOUT = 15.0
-MERGE_PATCH = "application/merge-patch+json"
 FIELD_MANAGER = "kubectl-airlock"
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 
@@ -97,6 +96,8 @@ class Api:
     def __init__(self, kubeconfig: str | None, context: str | None) -> None:
         from kubernetes import client, config
 
+        from airlock.k8s import io
+
         paths = kubeconfig_paths(kubeconfig)
         if not paths:
             raise PluginError(_no_kubeconfig_message(kubeconfig), EXIT_USAGE)
@@ -128,10 +129,12 @@ class Api:
         self.default_namespace = str(((chosen or {}).get("context") or {}).get("namespace") or "default")
         self.server = str(configuration.host)
         self._client = client.ApiClient(configuration)
-        self._custom = client.CustomObjectsApi(self._client)
-        self._apps = client.AppsV1Api(self._client)
+        # The operator's calls, with this command's timeout; a broken connection is reported at once.
+        self._clients = io.Clients(self._client, timeout=REQUEST_TIMEOUT, reconnect=False)
+        self._custom = self._clients.custom
+        self._apps = self._clients.apps
         self._authn = client.AuthenticationV1Api(self._client)
-        self._core = client.CoreV1Api(self._client)
+        self._core = self._clients.core
 
     def close(self) -> None:
         self._client.close()
@@ -208,42 +211,25 @@ class Api:
     def _get_custom(self, plural: str, kind: str, namespace: str, name: str, *, hint: str) -> JsonObject:
         from kubernetes.client.exceptions import ApiException
 
+        from airlock.k8s import io
+
         with self._calls(f"read {kind} {namespace}/{name}"):
             try:
-                resp = self._custom.get_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    plural,
-                    name,
-                    _preload_content=False,
-                    _request_timeout=REQUEST_TIMEOUT,
-                )
+                return io.get_custom_object(self._clients, plural, namespace, name)
             except ApiException as exc:
                 _raise_if_api_missing(exc, kind)
                 if exc.status == 404:
                     raise PluginError(f"{kind} {namespace}/{name} not found; {hint}.") from exc
                 raise
-        return _json(resp)
 
     def patch_service_annotations(
         self, namespace: str, name: str, annotations: Mapping[str, str | None], *, doing: str
     ) -> None:
         """Merge-patches annotations on an AIService; None removes one. `doing` completes "cannot …"."""
-        body = {"metadata": {"annotations": dict(annotations)}}
+        from airlock.k8s import io
+
         with self._calls(doing):
-            self._custom.patch_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                namespace,
-                SERVICE_PLURAL,
-                name,
-                body,
-                field_manager=FIELD_MANAGER,
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
+            io.patch_annotations(self._clients, SERVICE_PLURAL, namespace, name, annotations, FIELD_MANAGER)
 
     def replace_packet(self, namespace: str, name: str, body: Mapping[str, object]) -> JsonObject:
         """Replaces the packet; the body's resourceVersion makes a concurrent change a ConflictError."""
@@ -267,25 +253,16 @@ class Api:
         """The workload's spec.replicas; "unreadable" when RBAC does not allow reading it."""
         from kubernetes.client.exceptions import ApiException
 
-        wt = _workload_type(kind)
+        from airlock.k8s import io
+
         with self._calls(f"read {kind} {namespace}/{name}"):
             try:
-                resp = self._custom.get_namespaced_custom_object(
-                    wt.group,
-                    wt.version,
-                    namespace,
-                    wt.plural,
-                    name,
-                    _preload_content=False,
-                    _request_timeout=REQUEST_TIMEOUT,
-                )
+                found = io.read_workload(self._clients, _workload_type(kind), namespace, name)
             except ApiException as exc:
-                if exc.status == 404:
-                    return Workload(name, "missing")
                 if exc.status == 403:
                     return Workload(name, "unreadable")
                 raise
-        return Workload(name, "found", _replicas(_json(resp)))
+        return Workload(name, "missing") if found is None else Workload(name, "found", _replicas(found))
 
     def read_scale(self, namespace: str, name: str, kind: str = "Deployment") -> Workload:
         """The workload's replicas through its scale subresource (what `kubectl scale` needs), falling
@@ -356,21 +333,15 @@ class Api:
         """The ReadinessPolicy `default`, or None when there is none or it may not be read."""
         from kubernetes.client.exceptions import ApiException
 
+        from airlock.k8s import io
+
         with self._calls("read ReadinessPolicy default"):
             try:
-                resp = self._custom.get_cluster_custom_object(
-                    GROUP,
-                    VERSION,
-                    POLICY_PLURAL,
-                    DEFAULT_POLICY_NAME,
-                    _preload_content=False,
-                    _request_timeout=REQUEST_TIMEOUT,
-                )
+                return io.read_custom_object(self._clients, POLICY_PLURAL, None, DEFAULT_POLICY_NAME)
             except ApiException as exc:
-                if exc.status in (403, 404):
+                if exc.status == 403:
                     return None
                 raise
-        return _json(resp)
 
     # --- identity -----------------------------------------------------------------------------------------
 

@@ -186,34 +186,13 @@ def parse_inspect_log(doc: dict[str, Any], file_name: str) -> ToolRun:
         metadata = _object(sample.get("metadata"))
         tags = (*run_tags, *_strings(metadata.get("tags")), *_strings(metadata.get("category")))
         error = sample.get("error")
-        scores = sample.get("scores")
         if error:
             message = error.get("message") if isinstance(error, dict) else error
             cases.append(ToolCase(name, tags, False, _target(sample), _clip(f"error: {message}", MAX_TEXT)))
             continue
-        if not isinstance(scores, dict) or not scores:
-            problems.append(
-                f"{where}: sample {name} has no score; give the task a scorer and re-run the eval"
-            )
-            continue
-        verdicts = []
-        notes = []
-        for scorer, score in sorted(scores.items()):
-            value = score.get("value") if isinstance(score, dict) else None
-            passed = _inspect_pass(value)
-            if passed is None:
-                problems.append(
-                    f"{where}: sample {name}: scorer {scorer} gave {value!r}, which is neither a letter "
-                    "score (C, I, P, N), a boolean nor a number; use a scorer with one of those"
-                )
-                continue
-            verdicts.append(passed)
-            if not passed:
-                explanation = _text(score.get("explanation") or score.get("answer"))
-                notes.append(f"{scorer}: {value}" + (f" ({explanation})" if explanation else ""))
-        if verdicts:
-            note = _clip("; ".join(notes), MAX_TEXT) if notes else None
-            cases.append(ToolCase(name, tags, all(verdicts), _target(sample), note))
+        case = _inspect_scored(where, name, tags, sample, problems)
+        if case is not None:
+            cases.append(case)
     if problems:
         raise EvalImportError(problems)
     packages = _object(spec.get("packages"))
@@ -226,6 +205,36 @@ def parse_inspect_log(doc: dict[str, Any], file_name: str) -> ToolRun:
         evaluated_at=finished,
         cases=tuple(cases),
     )
+
+
+def _inspect_scored(
+    where: str, name: str, tags: tuple[str, ...], sample: dict[str, Any], problems: list[str]
+) -> ToolCase | None:
+    """The case of a sample that ran, passed when every scorer passed it; what cannot be read is added to
+    `problems` (None when no scorer's verdict could be)."""
+    scores = sample.get("scores")
+    if not isinstance(scores, dict) or not scores:
+        problems.append(f"{where}: sample {name} has no score; give the task a scorer and re-run the eval")
+        return None
+    verdicts = []
+    notes = []
+    for scorer, score in sorted(scores.items()):
+        value = score.get("value") if isinstance(score, dict) else None
+        passed = _inspect_pass(value)
+        if passed is None:
+            problems.append(
+                f"{where}: sample {name}: scorer {scorer} gave {value!r}, which is neither a letter "
+                "score (C, I, P, N), a boolean nor a number; use a scorer with one of those"
+            )
+            continue
+        verdicts.append(passed)
+        if not passed:
+            explanation = _text(score.get("explanation") or score.get("answer"))
+            notes.append(f"{scorer}: {value}" + (f" ({explanation})" if explanation else ""))
+    if not verdicts:
+        return None
+    note = _clip("; ".join(notes), MAX_TEXT) if notes else None
+    return ToolCase(name, tags, all(verdicts), _target(sample), note)
 
 
 def _inspect_pass(value: Any) -> bool | None:

@@ -18,11 +18,14 @@ from airlock.logic.labels import WORKLOAD_VERSION_KEYS
 from airlock.logic.reasons import Reason
 from airlock.models.common import GateName, GateResult, Versions
 from airlock.models.packet import (
+    AgenticReview,
     AgenticRisks,
     Capture,
+    EvalCase,
     EvalResult,
     ReadinessPacketSpec,
     Risks,
+    SecurityReview,
     Sensitivity,
     Tool,
     ToolAccess,
@@ -373,31 +376,34 @@ def _check_evals(inp: GateInput, packet: ReadinessPacketSpec) -> _Outcome:
         )
     if evals.cases:
         # A packet may demand more than the policy, never less.
-        threshold = max(policy.min_pass_rate, evals.min_pass_rate or 0.0)
-        total = len(evals.cases)
-        passed = sum(1 for c in evals.cases if c.result is EvalResult.PASS)
-        # The epsilon keeps 0.7 * 10 from rounding up to 8.
-        needed = max(0, math.ceil(threshold * total - 1e-9))
-        if passed < needed:
-            failed = [
-                f"'{truncate(c.name, MAX_NAME)}' ({c.category})"
-                for c in evals.cases
-                if c.result is EvalResult.FAIL
-            ]
-            problems.append(
-                _Problem(
-                    Reason.PASS_RATE_TOO_LOW,
-                    f"Eval case{'s' if len(failed) != 1 else ''} {_names(failed, quote=False)} failed; "
-                    f"{passed}/{total} passed, {needed}/{total} required; fix the failures, re-run the "
-                    "evals and update spec.evals.",
-                )
-            )
+        passed, needed, too_few = _pass_rate(
+            evals.cases, max(policy.min_pass_rate, evals.min_pass_rate or 0.0)
+        )
+        problems += too_few
         if not problems:
             return (
-                f"{passed}/{total} eval cases passed ({needed} required), covering every required category; "
-                f"evaluated {format_time(evals.evaluated_at or inp.now)}."
+                f"{passed}/{len(evals.cases)} eval cases passed ({needed} required), covering every required "
+                f"category; evaluated {format_time(evals.evaluated_at or inp.now)}."
             )
     return problems
+
+
+def _pass_rate(cases: Sequence[EvalCase], threshold: float) -> tuple[int, int, list[_Problem]]:
+    """How many of `cases` passed, how many `threshold` needs, and the problem when too few did."""
+    total = len(cases)
+    passed = sum(1 for c in cases if c.result is EvalResult.PASS)
+    # The epsilon keeps 0.7 * 10 from rounding up to 8.
+    needed = max(0, math.ceil(threshold * total - 1e-9))
+    if passed >= needed:
+        return passed, needed, []
+    failed = [f"'{truncate(c.name, MAX_NAME)}' ({c.category})" for c in cases if c.result is EvalResult.FAIL]
+    problem = _Problem(
+        Reason.PASS_RATE_TOO_LOW,
+        f"Eval case{'s' if len(failed) != 1 else ''} {_names(failed, quote=False)} failed; "
+        f"{passed}/{total} passed, {needed}/{total} required; fix the failures, re-run the "
+        "evals and update spec.evals.",
+    )
+    return passed, needed, [problem]
 
 
 @_gate(GateName.OBSERVABILITY)
@@ -517,43 +523,58 @@ def _agentic_review_problems(
     """What the agentic review lacks, for a service whose tools (named in `acting`) act."""
     one = len(acting) == 1
     why = f"Tool{'' if one else 's'} {_names(acting, limit=3)} {'acts' if one else 'act'}"
-    review = packet.agentic_review
+    return _review_problems(
+        inp,
+        packet.agentic_review,
+        field="agenticReview",
+        keys=AGENTIC_RISK_KEYS,
+        who="the service's agentic risks",
+        what="the agentic review",
+        absent=f"{why}, so the packet needs spec.agenticReview: review the service against the OWASP Top "
+        f"10 for Agentic Applications and under spec.agenticReview.risks mark each of "
+        f"{_every(AGENTIC_RISK_KEYS)} mitigated, or accepted or notApplicable with evidence giving "
+        "the reason; name the reviewer and reviewedAt.",
+        risks_lead=f"{why}, and agentic risk",
+    )
+
+
+def _review_problems(
+    inp: GateInput,
+    review: SecurityReview | AgenticReview | None,
+    *,
+    field: str,
+    keys: Sequence[str],
+    who: str,
+    what: str,
+    absent: str,
+    risks_lead: str,
+) -> list[_Problem]:
+    """What a review (spec.`field`) lacks: itself (`absent` says what to do), a named reviewer (of `who`),
+    a current date, or an assessment of each risk in `keys` (`risks_lead` begins that message)."""
     if review is None:
-        return [
-            _Problem(
-                Reason.MISSING,
-                f"{why}, so the packet needs spec.agenticReview: review the service against the OWASP Top "
-                f"10 for Agentic Applications and under spec.agenticReview.risks mark each of "
-                f"{_every(AGENTIC_RISK_KEYS)} mitigated, or accepted or notApplicable with evidence giving "
-                "the reason; name the reviewer and reviewedAt.",
-            )
-        ]
+        return [_Problem(Reason.MISSING, absent)]
     problems = []
     if not (review.reviewer or "").strip():
         problems.append(
-            _Problem(
-                Reason.INCOMPLETE,
-                "spec.agenticReview.reviewer is not set; name who reviewed the service's agentic risks.",
-            )
+            _Problem(Reason.INCOMPLETE, f"spec.{field}.reviewer is not set; name who reviewed {who}.")
         )
     problems += _currency_problems(
         review.reviewed_at,
         max_days=inp.policy.max_age_days.security_review,
         now=inp.now,
-        field="spec.agenticReview.reviewedAt",
-        what="the agentic review",
-        redo="review the service's agentic risks again",
+        field=f"spec.{field}.reviewedAt",
+        what=what,
+        redo=f"review {who} again",
     )
-    missing = [k for k in AGENTIC_RISK_KEYS if review.risks is None or getattr(review.risks, k) is None]
+    missing = [k for k in keys if review.risks is None or getattr(review.risks, k) is None]
     if missing:
-        single = len(missing) == 1
+        one = len(missing) == 1
         problems.append(
             _Problem(
                 Reason.RISK_NOT_ASSESSED,
-                f"{why}, and agentic risk{'' if single else 's'} {_every(missing)} "
-                f"{'is' if single else 'are'} not assessed; under spec.agenticReview.risks mark "
-                f"{'it' if single else 'each'} mitigated, or accepted or notApplicable with evidence giving "
-                "the reason.",
+                f"{risks_lead}{'' if one else 's'} {_every(missing)} {'is' if one else 'are'} not "
+                f"assessed; under spec.{field}.risks mark {'it' if one else 'each'} mitigated, or "
+                "accepted or notApplicable with evidence giving the reason.",
             )
         )
     return problems
@@ -563,41 +584,20 @@ def _agentic_review_problems(
 def _check_security_review(inp: GateInput, packet: ReadinessPacketSpec) -> _Outcome:
     """A named reviewer, a recent review date, and all ten OWASP LLM risks assessed."""
     review = packet.security_review
-    if review is None:
-        return [
-            _Problem(
-                Reason.MISSING,
-                "The packet has no securityReview; review the service against the OWASP Top 10 for LLM "
-                "Applications (LLM01 to LLM10) and record it in spec.securityReview.",
-            )
-        ]
-    problems = []
-    if not (review.reviewer or "").strip():
-        problems.append(
-            _Problem(
-                Reason.INCOMPLETE, "spec.securityReview.reviewer is not set; name who reviewed the service."
-            )
-        )
-    problems += _currency_problems(
-        review.reviewed_at,
-        max_days=inp.policy.max_age_days.security_review,
-        now=inp.now,
-        field="spec.securityReview.reviewedAt",
+    problems = _review_problems(
+        inp,
+        review,
+        field="securityReview",
+        keys=RISK_KEYS,
+        who="the service",
         what="the security review",
-        redo="review the service again",
+        absent="The packet has no securityReview; review the service against the OWASP Top 10 for LLM "
+        "Applications (LLM01 to LLM10) and record it in spec.securityReview.",
+        risks_lead="Risk",
     )
-    missing = [k for k in RISK_KEYS if review.risks is None or getattr(review.risks, k) is None]
-    if missing:
-        one = len(missing) == 1
-        problems.append(
-            _Problem(
-                Reason.RISK_NOT_ASSESSED,
-                f"Risk{'' if one else 's'} {_every(missing)} {'is' if one else 'are'} not "
-                f"assessed; under spec.securityReview.risks mark {'it' if one else 'each'} mitigated, or "
-                "accepted or notApplicable with evidence giving the reason.",
-            )
-        )
-    return problems or (
+    if problems or review is None:
+        return problems
+    return (
         f"Reviewed by {review.reviewer} on {format_time(review.reviewed_at or inp.now)}; all ten OWASP LLM "
         "risks assessed."
     )
