@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -145,10 +145,45 @@ class ParsedPackets:
             self._parsed.get(key[0], {}).pop(key[1], None)
 
 
+# A service whose generation no event has shown yet: its first event re-evaluates its packets.
+UNSEEN: Final = object()
+
+
+@dataclass
+class ServiceMemory:
+    """What this process remembers of one AIService between passes; forgetting the service drops it
+    whole, so nothing of a deleted service is left behind in a field someone forgot to clear."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: When another pass is due (evidence lapsing, a failed pass retried); None: no timer.
+    due: dt.datetime | None = None
+    #: Passes failed in a row.
+    failures: int = 0
+    #: The resourceVersion of this process's last status write: a trigger carrying an older body (the
+    #: echo of that write, an index not caught up yet) re-reads the object instead of planning from it,
+    #: so a transition is never announced or acted on twice.
+    written_version: str | None = None
+    #: The generation whose packets were last re-evaluated (only a spec change can change their gates).
+    generation: object = UNSEEN
+
+
+@dataclass
+class PacketMemory:
+    """What this process remembers of one ReadinessPacket between passes; dropped whole with it."""
+
+    #: When its failed pass is tried again; None: not due.
+    due: dt.datetime | None = None
+    failures: int = 0
+    #: The approvals last seen, role -> (by, digest), and the resourceVersion they were seen in. Filled on
+    #: first sight after a start without announcing anything, so a restart replays no approval as news.
+    approvals: dict[str, tuple[str, str]] | None = None
+    approvals_version: str | None = None
+
+
 @dataclass
 class Runtime:
-    """What one operator process holds: clients, settings, metrics, per-object locks, and the inventory
-    of services, packets and the policy that the watch events keep current."""
+    """What one operator process holds: clients, settings, metrics, what it remembers per object, and
+    the inventory of services, packets and the policy that the watch events keep current."""
 
     clients: io.Clients
     settings: Settings
@@ -156,63 +191,67 @@ class Runtime:
     inventory: Inventory = field(default_factory=Inventory)
     # Every service pass goes through this queue: kill switches first, namespaces in turn.
     queue: WorkQueue = field(default_factory=WorkQueue)
-    _locks: dict[Key, threading.Lock] = field(default_factory=dict)
-    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
-    due: dict[Key, dt.datetime] = field(default_factory=dict)
-    # Packets whose last pass failed, and when to try them again.
-    packet_due: dict[Key, dt.datetime] = field(default_factory=dict)
-    failures: dict[tuple[str, Key], int] = field(default_factory=dict)
-    # The resourceVersion of this process's last status write per service: a trigger carrying an older
-    # body (the echo of that write, an index not caught up yet) re-reads the object instead of planning
-    # from it, so a transition is never announced or acted on twice.
-    written_version: dict[Key, str] = field(default_factory=dict)
-    generations: dict[Key, int | None] = field(default_factory=dict)
-    # Per packet, the approvals last seen: role -> (by, digest). Filled on first sight after a start
-    # without announcing anything, so a restart does not replay every approval as news.
-    approvals: dict[Key, dict[str, tuple[str, str]]] = field(default_factory=dict)
-    approvals_version: dict[Key, str] = field(default_factory=dict)
     # Each packet's spec parsed once per resourceVersion: every service pass reads its namespace's packets.
     packet_specs: ParsedPackets = field(default_factory=ParsedPackets)
+    _services: dict[Key, ServiceMemory] = field(default_factory=dict)
+    _packets: dict[Key, PacketMemory] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def service(self, key: Key) -> ServiceMemory:
+        with self._guard:
+            return self._services.setdefault(key, ServiceMemory())
+
+    def packet(self, key: Key) -> PacketMemory:
+        with self._guard:
+            return self._packets.setdefault(key, PacketMemory())
 
     def lock(self, key: Key) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+        return self.service(key).lock
 
     def forget(self, key: Key) -> None:
-        with self._locks_guard:
-            self._locks.pop(key, None)
-        self.due.pop(key, None)
-        self.written_version.pop(key, None)
-        self.generations.pop(key, None)
-        self.failures.pop(("service", key), None)
+        with self._guard:
+            self._services.pop(key, None)
 
     def forget_packet(self, key: Key) -> None:
         self.packet_specs.forget(key)
-        self.approvals.pop(key, None)
-        self.approvals_version.pop(key, None)
-        self.packet_due.pop(key, None)
-        self.failures.pop(("packet", key), None)
+        with self._guard:
+            self._packets.pop(key, None)
+
+    def take_due(self, current: dt.datetime) -> tuple[list[Key], list[Key]]:
+        """The services and the packets whose pass is due at `current`, each taken off its timer."""
+        with self._guard:
+            memories: list[tuple[Key, ServiceMemory | PacketMemory]] = [
+                *self._services.items(),
+                *self._packets.items(),
+            ]
+        services: list[Key] = []
+        packets: list[Key] = []
+        for key, memory in memories:
+            if memory.due is not None and memory.due <= current:
+                memory.due = None
+                (services if isinstance(memory, ServiceMemory) else packets).append(key)
+        return services, packets
 
     def retry_later(self, kind: str, key: Key, exc: BaseException) -> tuple[Failure, Retry, int]:
         """Schedules another pass for a service or packet whose pass failed, as the failure's kind asks
         (logic/retry): soon for a lost race or a timeout, slowly for a refusal or a bug, not at all for an
         object the models refuse, which only a change to it can mend."""
-        count = self.failures.get((kind, key), 0) + 1
-        self.failures[(kind, key)] = count
+        memory = self.service(key) if kind == "service" else self.packet(key)
+        memory.failures += 1
         failure = io.failure_kind(exc)
-        retry = retry_after(failure, count)
+        retry = retry_after(failure, memory.failures)
         self.metrics.failures.labels(KINDS[kind], failure).inc()
         if retry.delay is not None:
             when = now() + dt.timedelta(seconds=retry.delay)
-            target = self.due if kind == "service" else self.packet_due
-            current = target.get(key)
-            target[key] = when if current is None else min(current, when)
-        return failure, retry, count
+            memory.due = when if memory.due is None else min(memory.due, when)
+        return failure, retry, memory.failures
 
     def succeeded(self, kind: str, key: Key) -> None:
-        self.failures.pop((kind, key), None)
-        if kind == "packet":
-            self.packet_due.pop(key, None)
+        if kind == "service":
+            self.service(key).failures = 0
+        else:
+            memory = self.packet(key)
+            memory.failures, memory.due = 0, None
 
     def enqueue(self, key: Key) -> None:
         """Queues a pass over a service: urgent when its kill switch has a transition to carry out."""
@@ -506,7 +545,7 @@ def _not_older_than_own_write(rt: Runtime, key: Key, body: Mapping[str, Any]) ->
     since that version (the echo of an earlier write, an index not yet caught up). Planning from a body
     older than one's own write would combine its stale annotations with a newer status: a kill switch
     released meanwhile would be engaged again."""
-    mine = rt.written_version.get(key)
+    mine = rt.service(key).written_version
     if mine is None or _not_older((body.get("metadata") or {}).get("resourceVersion"), mine):
         return body
     return io.read_custom_object(rt.clients, service_model.PLURAL, key[0], key[1])
@@ -559,9 +598,9 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any], fresh: bool 
     if view.namespace_governed and workload is not None:
         _govern_autoscalers(rt, view, plan)
     if plan.requeue_at is not None:
-        rt.due[key] = plan.requeue_at
+        rt.service(key).due = plan.requeue_at
     else:
-        rt.due.pop(key, None)
+        rt.service(key).due = None
     rt.metrics.observe_service(view, plan)
     return plan
 
@@ -764,7 +803,7 @@ def _apply(
             )
             precondition = None
             if produced is not None:
-                rt.written_version[key] = produced
+                rt.service(key).written_version = produced
         written = new
 
     if plan.status_first is not None:
@@ -867,7 +906,8 @@ def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
             service_spec = AIServiceSpec.model_validate(service_body.get("spec") or {})
         except ValidationError:
             service_spec = None
-    seen = rt.approvals.get(key)
+    memory = rt.packet(key)
+    seen = memory.approvals
     plan = plan_packet(
         spec,
         service_spec,
@@ -876,7 +916,7 @@ def reconcile_packet(rt: Runtime, body: Mapping[str, Any]) -> None:
         previous=_lenient_status(ReadinessPacketStatus, body.get("status")),
         generation=meta.get("generation"),
         version=meta.get("resourceVersion"),
-        seen=None if seen is None else SeenApprovals(seen, rt.approvals_version.get(key)),
+        seen=None if seen is None else SeenApprovals(seen, memory.approvals_version),
     )
     _announce_approvals(rt, body, plan)
     if not plan.changed:
@@ -940,9 +980,10 @@ def _announce_approvals(rt: Runtime, body: Mapping[str, Any], plan: PacketPlan) 
     meta = body.get("metadata", {})
     key = (meta.get("namespace", ""), meta["name"])
     if plan.seen is not None:
-        rt.approvals[key] = dict(plan.seen.approvals)
+        memory = rt.packet(key)
+        memory.approvals = dict(plan.seen.approvals)
         if plan.seen.version is not None:
-            rt.approvals_version[key] = plan.seen.version
+            memory.approvals_version = plan.seen.version
     for event in plan.approval_events:
         _announce(
             rt,

@@ -79,8 +79,9 @@ async def on_aiservice(
     _reconcile_co_claimants(rt, namespace, name, body)
     # Packets are evaluated against the service's spec: only a spec change can change their gates.
     generation = body.metadata.get("generation")
-    if rt.generations.get((namespace, name)) != generation:
-        rt.generations[(namespace, name)] = generation
+    memory = rt.service((namespace, name))
+    if memory.generation != generation:
+        memory.generation = generation
         for packet_name in _packets_naming(rt, namespace, name):
             await asyncio.to_thread(reconciler.retry_packet, rt, (namespace, packet_name))
 
@@ -251,8 +252,7 @@ async def _timers(memo: kopf.Memo) -> None:
     while True:
         await asyncio.sleep(TIMER_TICK)
         current = dt.datetime.now(dt.UTC)
-        due = [key for key, when in list(rt.due.items()) if when <= current]
-        packets = [key for key, when in list(rt.packet_due.items()) if when <= current]
+        due, packets = rt.take_due(current)
         if time.monotonic() >= next_resync:
             next_resync = time.monotonic() + rt.settings.resync_seconds
             try:
@@ -262,10 +262,8 @@ async def _timers(memo: kopf.Memo) -> None:
             due = list(reconciler.all_service_keys(rt))
         try:
             for key in packets:
-                rt.packet_due.pop(key, None)
                 await asyncio.to_thread(reconciler.retry_packet, rt, key)
             for key in due:
-                rt.due.pop(key, None)
                 rt.enqueue(key)
         except Exception:  # the passes retry their own failures; this loop must outlive any surprise
             log.exception("the timer loop failed an iteration; it carries on")
