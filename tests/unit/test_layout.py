@@ -111,3 +111,25 @@ def test_the_runtime_imports_without_the_development_dependencies() -> None:
         env={"PYTHONPATH": str(ROOT / "operator"), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
+
+
+# One straight path per decision: the decisions and the controller stay in functions a reader can hold.
+SIZE_LIMIT = 60
+SIZED = [
+    *sorted(LOGIC.glob("*.py")),
+    *sorted((ROOT / "operator" / "airlock" / "k8s").glob("*.py")),
+    *sorted((ROOT / "operator" / "airlock" / "handlers").glob("*.py")),
+    ROOT / "operator" / "airlock" / "reconciler.py",
+    ROOT / "operator" / "airlock" / "workqueue.py",
+]
+
+
+def test_no_function_of_the_decisions_or_the_controller_exceeds_sixty_lines() -> None:
+    long = []
+    for path in SIZED:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > SIZE_LIMIT:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)")
+    assert long == [], f"split these into named steps of at most {SIZE_LIMIT} lines: {long}"
