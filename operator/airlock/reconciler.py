@@ -205,6 +205,12 @@ class Runtime:
         with self._guard:
             return self._packets.setdefault(key, PacketMemory())
 
+    def remembered(self, kind: str, key: Key) -> ServiceMemory | PacketMemory | None:
+        """What is remembered of a service or packet, without starting a record: a pass that found its
+        object gone and forgot it must not leave a new, empty one behind."""
+        with self._guard:
+            return (self._services if kind == "service" else self._packets).get(key)
+
     def lock(self, key: Key) -> threading.Lock:
         return self.service(key).lock
 
@@ -247,11 +253,11 @@ class Runtime:
         return failure, retry, memory.failures
 
     def succeeded(self, kind: str, key: Key) -> None:
-        if kind == "service":
-            self.service(key).failures = 0
-        else:
-            memory = self.packet(key)
-            memory.failures, memory.due = 0, None
+        memory = self.remembered(kind, key)
+        if memory is not None:
+            memory.failures = 0
+            if isinstance(memory, PacketMemory):
+                memory.due = None
 
     def enqueue(self, key: Key) -> None:
         """Queues a pass over a service: urgent when its kill switch has a transition to carry out."""
@@ -545,7 +551,8 @@ def _not_older_than_own_write(rt: Runtime, key: Key, body: Mapping[str, Any]) ->
     since that version (the echo of an earlier write, an index not yet caught up). Planning from a body
     older than one's own write would combine its stale annotations with a newer status: a kill switch
     released meanwhile would be engaged again."""
-    mine = rt.service(key).written_version
+    memory = rt.remembered("service", key)
+    mine = memory.written_version if isinstance(memory, ServiceMemory) else None
     if mine is None or _not_older((body.get("metadata") or {}).get("resourceVersion"), mine):
         return body
     return io.read_custom_object(rt.clients, service_model.PLURAL, key[0], key[1])
@@ -597,10 +604,7 @@ def _reconcile_once(rt: Runtime, key: Key, body: Mapping[str, Any], fresh: bool 
     _apply(rt, view, body, plan, version, _version_of(deployment))
     if view.namespace_governed and workload is not None:
         _govern_autoscalers(rt, view, plan)
-    if plan.requeue_at is not None:
-        rt.service(key).due = plan.requeue_at
-    else:
-        rt.service(key).due = None
+    rt.service(key).due = plan.requeue_at
     rt.metrics.observe_service(view, plan)
     return plan
 

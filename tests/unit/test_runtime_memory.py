@@ -79,3 +79,11 @@ def test_a_failure_counts_and_schedules_a_retry_and_success_resets_it(rt: Runtim
     assert memory.due is not None
     rt.succeeded(kind, KEY)
     assert memory.failures == 0
+
+
+@pytest.mark.parametrize("kind", ["service", "packet"])
+def test_a_pass_that_succeeds_after_its_object_was_forgotten_leaves_no_record(rt: Runtime, kind: str) -> None:
+    rt.retry_later(kind, KEY, TimeoutError("slow"))
+    (rt.forget if kind == "service" else rt.forget_packet)(KEY)
+    rt.succeeded(kind, KEY)
+    assert rt.remembered(kind, KEY) is None
