@@ -160,5 +160,5 @@ def test_kubectl_explain_shows_the_field_descriptions(cluster: Cluster) -> None:
 def test_kubectl_get_shows_the_columns(cluster: Cluster, namespace: str) -> None:
     cluster.apply(with_changes(namespace))
     header = cluster.kubectl("get", "ais", "-n", namespace).stdout.splitlines()[0].split()
-    assert header[:7] == ["NAME", "STAGE", "GATES", "BLOCKING", "ALLOWED", "REPLICAS", "KILL-SWITCH"]
+    assert header[:8] == ["NAME", "STAGE", "NEXT", "GATES", "BLOCKING", "ALLOWED", "REPLICAS", "KILL-SWITCH"]
     assert yaml.safe_load(cluster.kubectl("get", "airlock", "-n", namespace, "-o", "yaml").stdout)["items"]

@@ -211,7 +211,7 @@ def test_plan_autoscalers(
     p = planned(s, objects, autoscalers)
     assert [(pause.scaled_object, pause.paused) for pause in p.pauses] == paused
     assert [pause.patch for pause in p.pauses] == [
-        patch for _, patch in pause_patches("bot", s.stage is Stage.KILLED, "Deployment", "bot", objects)
+        patch for _, patch in pause_patches("bot", s.stage == Stage.KILLED, "Deployment", "bot", objects)
     ]
     assert [w.autoscaler.name for w in p.warnings] == warned
 

@@ -77,7 +77,7 @@ def reasons(p: Plan) -> list[str]:
 
 def test_a_pilot_above_its_cap_is_scaled_down_to_it() -> None:
     p = plan(None, 5)
-    assert p.scale_to == 1 and p.status.stage is Stage.PILOT and p.status.allowed_replicas == 1
+    assert p.scale_to == 1 and p.status.stage == Stage.PILOT and p.status.allowed_replicas == 1
     assert "ScaledToCap" in reasons(p)
 
 
@@ -90,7 +90,7 @@ def test_a_second_pass_over_its_own_status_writes_nothing_and_says_nothing() -> 
 def test_passing_gates_promote_and_lift_the_cap() -> None:
     pilot = plan(None, 1)
     p = plan(pilot.status, 1, packets=PACKETS)
-    assert p.status.stage is Stage.PRODUCTION and p.status.allowed_replicas == -1 and p.status.promoted
+    assert p.status.stage == Stage.PRODUCTION and p.status.allowed_replicas == -1 and p.status.promoted
     assert "Promoted" in reasons(p) and "GatesPassed" in reasons(p)
 
 
@@ -102,7 +102,7 @@ def test_engaging_the_kill_switch_is_one_write_that_scales_to_zero_and_records_t
         "metadata": {"annotations": {BEFORE: "4", SINCE: "2026-11-20T12:00:00Z"}},
         "spec": {"replicas": 0},
     }
-    assert p.scale_to == 0 and p.status.stage is Stage.KILLED and p.status.allowed_replicas == 0
+    assert p.scale_to == 0 and p.status.stage == Stage.KILLED and p.status.allowed_replicas == 0
     assert p.status.kill_switch is not None and p.status.kill_switch.replicas_before == 4
     assert p.kill_since == NOW and "KillSwitchEngaged" in reasons(p)
 
@@ -184,7 +184,7 @@ def test_a_promoted_service_whose_gates_regress_is_held_with_a_warning() -> None
     prod = plan(plan(None, 1, packets=PACKETS).status, 6, packets=PACKETS)
     bumped = SPEC.model_copy(update={"versions": SPEC.versions.model_copy(update={"prompt": "p2"})})
     p = plan(prod.status, 6, packets=PACKETS, spec=bumped)
-    assert p.scale_to is None and p.status.allowed_replicas == 6 and p.status.stage is Stage.PRODUCTION
+    assert p.scale_to is None and p.status.allowed_replicas == 6 and p.status.stage == Stage.PRODUCTION
     ready = next(c for c in p.status.conditions if c.type == "Ready")
     assert ready.status == "False" and ready.reason == "GatesRegressed"
     assert "GatesRegressed" in reasons(p)
@@ -194,7 +194,7 @@ def test_the_scale_down_policy_returns_a_regressed_service_to_its_pilot() -> Non
     policy = POLICY.model_copy(update={"on_regression": RegressionAction.SCALE_DOWN})
     prod = plan(plan(None, 1, packets=PACKETS, policy=policy).status, 6, packets=PACKETS, policy=policy)
     p = plan(prod.status, 6, packets=[], policy=policy)
-    assert p.scale_to == 1 and p.status.stage is Stage.PILOT
+    assert p.scale_to == 1 and p.status.stage == Stage.PILOT
 
 
 def test_a_missing_workload_is_reported_and_nothing_is_scaled() -> None:
@@ -213,7 +213,7 @@ def test_a_workload_claimed_by_another_service_is_left_alone() -> None:
 @pytest.mark.parametrize("value", ["yes", "", "FALSE"])
 def test_kill_switch_values_that_are_not_false_engage(value: str) -> None:
     p = plan(None, 2, annotations={"airlock.dev/kill-switch": value})
-    assert p.scale_to == 0 and p.status.stage is Stage.KILLED
+    assert p.scale_to == 0 and p.status.stage == Stage.KILLED
 
 
 def test_labels_follow_the_stage_and_versions() -> None:

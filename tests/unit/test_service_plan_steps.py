@@ -30,6 +30,7 @@ from airlock.logic.reconcile import (
     transition_events,
     workload_found_reason,
 )
+from airlock.logic.stages import PreviousStage, resolve_stages, stage_progress
 from airlock.models.common import Condition, GateName, GateResult
 from airlock.models.policy import RegressionAction
 from airlock.models.service import NO_CAP, AIServiceSpec, AIServiceStatus, KillSwitchStatus, Stage
@@ -376,7 +377,13 @@ def test_backstop(current: int | None, allowed: int, target: int | None) -> None
 def test_service_stage(
     killed: bool, promoted: bool, passed: bool, on_regression: RegressionAction, stage: Stage
 ) -> None:
-    assert service_stage(killed, promoted, passed, on_regression) is stage
+    stages = resolve_stages(None, None, pilot=1, ceiling=None, required=tuple(GateName))
+    prev = PreviousStage(
+        reached=1 if promoted else 0, peak=1 if promoted else 0, since=None, was_killed=False
+    )
+    passing = tuple(GateName) if passed else ()
+    progress = stage_progress(stages, passing, prev, now=NOW, killed=killed, on_regression=on_regression)
+    assert service_stage(killed, stages[progress.reached]) == stage
 
 
 # ---- status ---------------------------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def plan_pauses(
     scaled_objects: Sequence[ScaledObjectView],
 ) -> list[Pause]:
     """The pauses and unpauses of the workload's ScaledObjects, from the status the pass writes."""
-    killed = status.stage is Stage.KILLED
+    killed = status.stage == Stage.KILLED
     return [
         Pause(name, patch, killed)
         for name, patch in pause_patches(service, killed, workload_kind, workload_name, scaled_objects)
@@ -163,11 +163,11 @@ def plan_capped_warnings(
     autoscalers: Sequence[AutoscalerView],
 ) -> list[CappedWarning]:
     """The Warnings on the workload's autoscalers above the cap, from the status the pass writes."""
-    killed = status.stage is Stage.KILLED
+    killed = status.stage == Stage.KILLED
     reports = capped_autoscalers(
         service=service,
         namespace=namespace,
-        stage=status.stage.value if status.stage else None,
+        stage=status.stage,
         blocking=status.blocking,
         killed=killed,
         cap=status.allowed_replicas if status.allowed_replicas is not None else NO_CAP,

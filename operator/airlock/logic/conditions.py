@@ -26,6 +26,7 @@ class ConditionReason(StrEnum):
 
     PRODUCTION = "Production"  # Ready: every required gate passes
     PILOT = "Pilot"  # Ready False: never promoted, required gates fail
+    IN_STAGE = "InStage"  # Ready False: in a stage between the first and the last
     GATES_REGRESSED = "GatesRegressed"  # Ready False: promoted, then gates stopped passing
     KILL_SWITCH_ENGAGED = "KillSwitchEngaged"  # Ready False / KillSwitchEngaged True
     WORKLOAD_NOT_FOUND = "WorkloadNotFound"  # Ready False / WorkloadFound False

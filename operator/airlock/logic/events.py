@@ -31,10 +31,12 @@ class EventReason(StrEnum):
     KILL_SWITCH_ENDED_BY_DELETION = "KillSwitchEndedByDeletion"
     #: The workload ran above its cap (it got past admission) and was scaled down to it.
     SCALED_TO_CAP = "ScaledToCap"
-    #: Every required gate passes: the service left its pilot.
+    #: The service entered a higher stage (without stages: every required gate passes, it left its pilot).
     PROMOTED = "Promoted"
     #: The gates regressed and the service is back to its pilot size.
     RETURNED_TO_PILOT = "ReturnedToPilot"
+    #: The gates of a stage regressed and the service stepped down to a lower stage, not the first.
+    STEPPED_DOWN = "SteppedDown"
     #: A promoted service's required gates no longer pass; it is held.
     GATES_REGRESSED = "GatesRegressed"
     #: One gate passes that did not.

@@ -16,11 +16,13 @@ The plan says what to write and in which order; handlers only carry it out.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from airlock.logic import cap as caps
+from airlock.logic import stages as stages_
 from airlock.logic.annotations import PREFIX, near_misses
 from airlock.logic.conditions import ConditionReason, ConditionType, find, set_condition
 from airlock.logic.events import (
@@ -30,7 +32,7 @@ from airlock.logic.events import (
     kill_engaged_event,
     kill_released_event,
 )
-from airlock.logic.gates import GateReport, evaluate_gates
+from airlock.logic.gates import GateReport, evaluate_gates, format_time
 from airlock.logic.killswitch import (
     KillSwitch,
     WorkloadRecord,
@@ -52,9 +54,9 @@ from airlock.logic.labels import (
 )
 from airlock.logic.selection import PacketChoice, select_packet
 from airlock.models.base import GOVERNED_LABEL, GOVERNED_VALUE
-from airlock.models.common import Condition
+from airlock.models.common import Condition, GateName
 from airlock.models.packet import ReadinessPacketSpec
-from airlock.models.policy import ReadinessPolicySpec, RegressionAction
+from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import NO_CAP, AIServiceSpec, AIServiceStatus, KillSwitchStatus, Stage
 
 # status.blocking feeds a kubectl column and the admission message: keep it short; blockingGates has all.
@@ -150,6 +152,16 @@ class GatesAndCap:
     held: int | None
     # What the gates allow; the kill switch overrides it with 0, and a restore goes back to it.
     unkilled_cap: int
+    stages: tuple[stages_.ResolvedStage, ...]
+    progress: stages_.StageProgress
+    # The gates that pass, whichever stage needs them.
+    passing: frozenset[GateName]
+    # Whether anything declares stages: without, every message is today's two-stage one.
+    staged: bool
+
+    @property
+    def reached(self) -> stages_.ResolvedStage:
+        return self.stages[self.progress.reached]
 
 
 def held_replicas(
@@ -163,8 +175,8 @@ def held_replicas(
     ceiling: int | None,
 ) -> int | None:
     """The size a promoted service is held at while its gates regress (None when it is not held): the
-    hold already recorded, else what it ran before a kill, else what it runs; at least the pilot, at
-    most the ceiling."""
+    hold already recorded, else what it ran before a kill, else what it runs; at least the pilot (the cap
+    of the highest stage still satisfied), at most the ceiling (the cap of the stage held)."""
     if passed or not regressed:
         return None
     prev_kill = prev.kill_switch or KillSwitchStatus(engaged=False)
@@ -185,7 +197,7 @@ def gates_and_cap(
     now: datetime,
     killed: bool,
 ) -> GatesAndCap:
-    """Evaluates the gates on the chosen packet and derives the cap they allow."""
+    """Evaluates the gates on the chosen packet, the stage they and the soak reach, and the cap it allows."""
     prev = service.status or AIServiceStatus()
     spec = service.spec
     choice = select_packet(service.name, spec, packets)
@@ -195,29 +207,47 @@ def gates_and_cap(
     pilot, ceiling = caps.effective_bounds(
         pilot_replicas=spec.pilot_replicas, max_replicas=spec.max_replicas, limits=policy.limits
     )
-    # Promotion is remembered: a service that once passed is held, not shrunk, when its gates regress.
-    promoted = bool(prev.promoted) or report.passed
-    regressed = promoted and not report.passed
-    current = workload.replicas if workload is not None else None
-    held = held_replicas(
-        prev=prev,
-        passed=report.passed,
-        regressed=regressed,
-        killed=killed,
-        current=current,
-        pilot=pilot,
-        ceiling=ceiling,
+    stages = stages_.resolve_stages(
+        policy.stages, spec.stages, pilot=pilot, ceiling=ceiling, required=report.required
     )
-    unkilled_cap = caps.allowed_replicas(
-        pilot_replicas=pilot,
-        max_replicas=ceiling,
-        gates_passed=report.passed,
-        promoted=promoted,
-        held_replicas=held,
-        killed=False,
+    # The last stage needs every gate any stage needs: that is what GatesPassed and blockingGates report.
+    report = dataclasses.replace(report, required=stages[-1].gates)
+    passing = frozenset(r.name for r in report.results if r.passed)
+    progress = stages_.stage_progress(
+        stages,
+        passing,
+        stages_.previous_stage(prev, stages),
+        now=now,
+        killed=killed,
         on_regression=policy.on_regression,
     )
-    return GatesAndCap(choice, report, declared, pilot, ceiling, promoted, regressed, held, unkilled_cap)
+    floor, top = stages[progress.satisfied].cap, stages[progress.reached].cap
+    held = held_replicas(
+        prev=prev,
+        passed=not progress.held,
+        regressed=progress.held,
+        killed=killed,
+        current=workload.replicas if workload is not None else None,
+        pilot=floor if floor != NO_CAP else 0,
+        ceiling=top if top != NO_CAP else None,
+    )
+    unkilled_cap = stages_.stage_cap(stages, progress, held)
+    staged = stages_.declares_stages(policy.stages, spec.stages)
+    return GatesAndCap(
+        choice,
+        report,
+        declared,
+        pilot,
+        ceiling,
+        progress.peak > 0,
+        progress.regressed,
+        held,
+        unkilled_cap,
+        stages,
+        progress,
+        passing,
+        staged,
+    )
 
 
 @dataclass(frozen=True)
@@ -350,13 +380,9 @@ def backstop(current: int | None, allowed: int, label: str) -> tuple[int, Event]
     )
 
 
-def service_stage(killed: bool, promoted: bool, passed: bool, on_regression: RegressionAction) -> Stage:
-    """Killed, else Production once promoted (while gates pass, or held through a regression), else Pilot."""
-    if killed:
-        return Stage.KILLED
-    if promoted and (passed or on_regression is RegressionAction.HOLD):
-        return Stage.PRODUCTION
-    return Stage.PILOT
+def service_stage(killed: bool, reached: stages_.ResolvedStage) -> str:
+    """Killed, else the stage the gates and soak have reached (Pilot or Production without stages)."""
+    return Stage.KILLED.value if killed else reached.name
 
 
 def kill_transition(
@@ -400,7 +426,7 @@ def plan_service(
     if cut is not None and scale_to is None:
         scale_to = cut[0]
         events.append(cut[1])
-    stage = service_stage(kill.engaged, gates.promoted, gates.report.passed, policy.on_regression)
+    stage = service_stage(kill.engaged, gates.reached)
     status = service_status(
         service,
         gates,
@@ -414,7 +440,9 @@ def plan_service(
         now=now,
     )
     events.extend(
-        transition_events(prev, status, gates.report, service.spec.workload.name, gates.choice.message)
+        transition_events(
+            prev, status, gates.report, service.spec.workload.name, gates.choice.message, stage_story(gates)
+        )
     )
     return Plan(
         status=status,
@@ -425,9 +453,14 @@ def plan_service(
         metadata=_workload_metadata(service, workload, stage, gates.declared),
         service_annotations=leftover_annotations(service.annotations) or None,
         events=tuple(events),
-        requeue_at=gates.report.expires_at,
+        requeue_at=_earliest(gates.report.expires_at, gates.progress.soak_until),
         report=gates.report,
     )
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
 
 
 def _status_lifting_cap(
@@ -444,7 +477,7 @@ def _status_lifting_cap(
 
 
 def _workload_metadata(
-    service: ServiceView, workload: Workload | None, stage: Stage, declared: Mapping[str, str]
+    service: ServiceView, workload: Workload | None, stage: str, declared: Mapping[str, str]
 ) -> dict[str, dict[str, str | None]] | None:
     """The workload's labels and annotations to write (stage, service, versions); None without one."""
     if workload is None:
@@ -453,7 +486,7 @@ def _workload_metadata(
     return metadata_patch(
         dict(workload.labels),
         dict(workload.annotations),
-        desired_labels(service.name, stage.value, running),
+        desired_labels(service.name, stage, running),
         desired_annotations(running),
     )
 
@@ -462,7 +495,7 @@ def service_status(
     service: ServiceView,
     gates: GatesAndCap,
     *,
-    stage: Stage,
+    stage: str,
     kill: KillSwitch,
     kill_status: KillSwitchStatus,
     allowed: int,
@@ -484,16 +517,24 @@ def service_status(
         kill_reason=kill.reason,
         regressed=gates.regressed,
         allowed=allowed,
-        bounds_note=_bounds_note(service.spec, gates.pilot, gates.ceiling),
+        bounds_note=_bounds_note(service.spec, gates.pilot, gates.ceiling, gates),
         now=now,
+        story=stage_story(gates),
     )
+    summary = stages_.summarize(gates.stages, gates.progress, gates.passing, kill.engaged)
     return AIServiceStatus(
         stage=stage,
+        reached_stage=summary.reached,
+        stage_since=gates.progress.since,
+        peak_stage=summary.peak,
+        next_stage=summary.next,
+        traffic_weight=summary.traffic_weight,
+        stages=summary.stages,
         allowed_replicas=allowed,
         replicas=replicas,
         gates_passed=report.summary,
         blocking_gates=list(report.blocking),
-        blocking=report.blocking_summary(BLOCKING_COLUMN) or None,
+        blocking=blocking_column(gates) or None,
         gates=list(report.results),
         packet=gates.choice.name,
         promoted=gates.promoted,
@@ -505,9 +546,25 @@ def service_status(
     )
 
 
-def _bounds_note(spec: AIServiceSpec, pilot: int, ceiling: int | None) -> str:
-    """Says when the ReadinessPolicy's limits cut what the AIService asks for; empty when they do not."""
-    notes = []
+def blocking_column(gates: GatesAndCap) -> str:
+    """What the next stage needs (or the stage held, when its gates fail), short enough for a column: its
+    failing gates, else the soak still to run; empty in the last stage with every gate passing."""
+    stage = stages_.blocking_stage(gates.stages, gates.progress)
+    if stage is None:
+        return ""
+    text = dataclasses.replace(gates.report, required=stage.gates).blocking_summary(BLOCKING_COLUMN)
+    soak_until = gates.progress.soak_until
+    if not text and soak_until is not None:
+        text = f"soak in {gates.reached.name} until {format_time(soak_until)}"
+    return text
+
+
+def _bounds_note(
+    spec: AIServiceSpec, pilot: int, ceiling: int | None, gates: GatesAndCap | None = None
+) -> str:
+    """Says when the ReadinessPolicy's limits cut what the AIService asks for, or a stage's share has no
+    ceiling to be a share of; empty when neither."""
+    notes = [gates.reached.note] if gates is not None and gates.reached.note else []
     if pilot < spec.pilot_replicas:
         notes.append(f"spec.pilotReplicas {spec.pilot_replicas} is above the ReadinessPolicy limit, {pilot}")
     if spec.max_replicas is not None and ceiling is not None and ceiling < spec.max_replicas:
@@ -559,9 +616,10 @@ def ready_reason(
     killed: bool,
     regressed: bool,
     cap: str,
+    story: StageStory | None = None,
 ) -> tuple[bool, ConditionReason, str]:
-    """The Ready condition: not governed, killed, no workload, passing, regressed, or in its pilot.
-    `cap` is the cap as a sentence reads it ("3 replicas", "no cap")."""
+    """The Ready condition: not governed, killed, no workload, passing, regressed, or in its pilot (or a
+    stage before the last). `cap` is the cap as a sentence reads it ("3 replicas", "no cap")."""
     blocking = ", ".join(report.blocking)
     if not service.namespace_governed:
         return (False, *found)
@@ -569,15 +627,44 @@ def ready_reason(
         return False, ConditionReason.KILL_SWITCH_ENGAGED, "Kill switch engaged; the service runs 0 replicas."
     if not workload_found:
         return (False, *found)
-    if report.passed:
-        return True, ConditionReason.PRODUCTION, f"Every required gate passes; {cap}."
+    if story is None:
+        if report.passed:
+            return True, ConditionReason.PRODUCTION, f"Every required gate passes; {cap}."
+        if regressed:
+            return (
+                False,
+                ConditionReason.GATES_REGRESSED,
+                f"Promoted, but required gates no longer pass ({blocking}); held at {cap} until they pass "
+                "again.",
+            )
+        return False, ConditionReason.PILOT, f"Pilot: capped at {cap} until these gates pass: {blocking}."
+    return staged_ready(story, regressed=regressed, cap=cap)
+
+
+def staged_ready(story: StageStory, *, regressed: bool, cap: str) -> tuple[bool, ConditionReason, str]:
+    """The Ready condition of a service with declared stages, once it is governed, alive and found."""
+    count, here = len(story.names), story.reached
+    name = story.names[here]
+    where = f"{name} (stage {here + 1} of {count})"
     if regressed:
         return (
             False,
             ConditionReason.GATES_REGRESSED,
-            f"Promoted, but required gates no longer pass ({blocking}); held at {cap} until they pass again.",
+            f"{where}: gates of a stage it reached no longer pass ({story.next_needs}); held at {cap} until "
+            "they pass again.",
         )
-    return False, ConditionReason.PILOT, f"Pilot: capped at {cap} until these gates pass: {blocking}."
+    if here == count - 1:
+        return True, ConditionReason.PRODUCTION, f"{where}: every required gate passes; {cap}."
+    reason = ConditionReason.PILOT if here == 0 else ConditionReason.IN_STAGE
+    following = story.names[here + 1]
+    return False, reason, f"{where}: capped at {cap}; {following} needs: {story.next_needs}."
+
+
+def stage_story(gates: GatesAndCap) -> StageStory | None:
+    """The stages as the Ready message and Events tell them; None when none are declared."""
+    if not gates.staged:
+        return None
+    return StageStory(tuple(s.name for s in gates.stages), gates.progress.reached, blocking_column(gates))
 
 
 def _gates_condition(service: ServiceView, report: GateReport) -> tuple[bool, ConditionReason, str]:
@@ -638,6 +725,7 @@ def _conditions(
     allowed: int,
     bounds_note: str,
     now: datetime,
+    story: StageStory | None = None,
 ) -> list[Condition]:
     found = workload_found_reason(service, workload_found, claimed_by)
     cap = ("no cap" if allowed == NO_CAP else f"{allowed} replicas") + bounds_note
@@ -649,6 +737,7 @@ def _conditions(
         killed=killed,
         regressed=regressed,
         cap=cap,
+        story=story,
     )
     wanted = (
         (ConditionType.WORKLOAD_FOUND, (workload_found, *found)),
@@ -663,24 +752,50 @@ def _conditions(
     return _set_all(previous, wanted, service.generation, now)
 
 
-def stage_events(prev: AIServiceStatus, new: AIServiceStatus, workload: str) -> list[Event]:
-    """Promoted, or returned to the pilot; none for a kill, its release, or a first pilot."""
-    first = prev.stage is None
-    if prev.stage == new.stage or new.stage is Stage.KILLED or (first and new.stage is Stage.PILOT):
+@dataclass(frozen=True)
+class StageStory:
+    """What the Ready message and the stage Events say of declared stages (None: the built-in two)."""
+
+    names: tuple[str, ...]
+    reached: int
+    next_needs: str
+
+
+BUILTIN_NAMES = (Stage.PILOT.value, Stage.PRODUCTION.value)
+
+
+def stage_events(
+    prev: AIServiceStatus, new: AIServiceStatus, workload: str, story: StageStory | None = None
+) -> list[Event]:
+    """Promoted, stepped down, or returned to the first stage; none for a kill, its release, or a first
+    pass that starts in the first stage."""
+    names = story.names if story is not None else BUILTIN_NAMES
+    killed = Stage.KILLED.value
+    if new.stage in (prev.stage, killed) or prev.stage == killed or new.stage not in names:
         return []
-    if new.stage is Stage.PRODUCTION and prev.stage is not Stage.KILLED:
-        return [
-            Event("Normal", EventReason.PROMOTED, f"Every required gate passes; {workload} left its pilot.")
-        ]
-    if new.stage is Stage.PILOT and prev.stage is Stage.PRODUCTION:
-        return [
-            Event(
-                "Warning",
-                EventReason.RETURNED_TO_PILOT,
-                f"Gates regressed; {workload} is back to its pilot size.",
-            )
-        ]
-    return []
+    old = names.index(prev.stage) if prev.stage in names else 0
+    now = names.index(new.stage)
+    cap = "no cap" if new.allowed_replicas in (None, NO_CAP) else f"up to {new.allowed_replicas} replicas"
+    if now > old:
+        if story is None:
+            message = f"Every required gate passes; {workload} left its pilot."
+        else:
+            message = f"{workload} is promoted from {names[old]} to {new.stage}: what it needs passes; {cap}."
+        return [Event("Normal", EventReason.PROMOTED, message)]
+    if now == old:
+        return []
+    if now == 0:
+        message = f"Gates regressed; {workload} is back to its pilot size."
+        if story is not None:
+            message = f"Gates regressed; {workload} is back to its first stage, {new.stage}: {cap}."
+        return [Event("Warning", EventReason.RETURNED_TO_PILOT, message)]
+    return [
+        Event(
+            "Warning",
+            EventReason.STEPPED_DOWN,
+            f"Gates of stage {names[old]} regressed; {workload} steps down to {new.stage}: {cap}.",
+        )
+    ]
 
 
 def condition_events(prev: AIServiceStatus, new: AIServiceStatus) -> list[Event]:
@@ -731,10 +846,19 @@ def gate_events(prev: AIServiceStatus, report: GateReport) -> list[Event]:
 
 
 def transition_events(
-    prev: AIServiceStatus, new: AIServiceStatus, report: GateReport, workload: str, packet_message: str
+    prev: AIServiceStatus,
+    new: AIServiceStatus,
+    report: GateReport,
+    workload: str,
+    packet_message: str,
+    story: StageStory | None = None,
 ) -> list[Event]:
     """Events for what changed between two statuses; none when nothing did."""
-    events = [*stage_events(prev, new, workload), *condition_events(prev, new), *gate_events(prev, report)]
+    events = [
+        *stage_events(prev, new, workload, story),
+        *condition_events(prev, new),
+        *gate_events(prev, report),
+    ]
     if prev.allowed_replicas is not None and prev.allowed_replicas != new.allowed_replicas:
         new_cap = "no cap" if new.allowed_replicas == NO_CAP else str(new.allowed_replicas)
         old_cap = "no cap" if prev.allowed_replicas == NO_CAP else str(prev.allowed_replicas)

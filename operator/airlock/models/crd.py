@@ -94,8 +94,19 @@ RESOURCES = [
         description=service.AIService.__doc__ or "",
         columns=[
             {"name": "Stage", "type": "string", "jsonPath": ".status.stage"},
+            {
+                "name": "Next",
+                "type": "string",
+                "jsonPath": ".status.nextStage",
+                "description": "The stage after this one; BLOCKING says what it still needs.",
+            },
             {"name": "Gates", "type": "string", "jsonPath": ".status.gatesPassed"},
-            {"name": "Blocking", "type": "string", "jsonPath": ".status.blocking"},
+            {
+                "name": "Blocking",
+                "type": "string",
+                "jsonPath": ".status.blocking",
+                "description": "What the next stage still needs: its failing gates, or the soak to run.",
+            },
             {
                 "name": "Allowed",
                 "type": "integer",

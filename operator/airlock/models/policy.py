@@ -5,11 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from airlock.models.base import ApiModel
 from airlock.models.common import ALL_GATES, MAX_REPLICAS, GateName, ShortText
 from airlock.models.packet import EvalCategory
+from airlock.models.stages import StageSpec, stages_field, unique_names
 
 KIND = "ReadinessPolicy"
 PLURAL = "readinesspolicies"
@@ -72,6 +73,15 @@ class Limits(ApiModel):
     )
 
 
+_POLICY_STAGE_RULES = [
+    {"rule": "size(self) >= 2", "message": "stages needs at least two: a first stage and a last"},
+    {
+        "rule": "!has(self[0].requiredGates) && !has(self[0].minSoak)",
+        "message": "the first stage is where every service starts: it takes no requiredGates and no minSoak",
+    },
+]
+
+
 class ReadinessPolicySpec(ApiModel):
     """Organisation-wide readiness settings. Every default here is the built-in policy."""
 
@@ -108,12 +118,31 @@ class ReadinessPolicySpec(ApiModel):
         default_factory=Limits,
         description="Bounds on the pilot size and ceiling a service team may give its own AIService.",
     )
+    stages: list[StageSpec] | None = stages_field(
+        "The stages every service widens through, lowest first: each with its cap, the gates it needs "
+        "and a soak in the stage below. Omit for two: Pilot (the service's pilot size) and Production "
+        "(every required gate). An AIService may tighten them, never loosen them (docs/stages.md).",
+        _POLICY_STAGE_RULES,
+    )
     trusted_git_ops_identities: list[ShortText] = Field(
         default_factory=list,
         max_length=32,
         description="Users (for example Argo CD's ServiceAccount) whose applies carry approvals made in Git.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_valid(cls, stages: list[StageSpec] | None) -> list[StageSpec] | None:
+        unique_names(stages)
+        if stages is not None:
+            if len(stages) < 2:
+                raise ValueError("stages needs at least two: a first stage and a last")
+            if stages[0].required_gates is not None or stages[0].min_soak is not None:
+                raise ValueError(
+                    "the first stage is where every service starts: it takes no requiredGates and no minSoak"
+                )
+        return stages
 
 
 class ReadinessPolicy(ApiModel):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from airlock.models.base import ApiModel
 from airlock.models.common import (
@@ -18,6 +18,7 @@ from airlock.models.common import (
     ShortText,
     Versions,
 )
+from airlock.models.stages import MAX_STAGES, StageName, StageSpec, stages_field, unique_names
 
 KIND = "AIService"
 PLURAL = "aiservices"
@@ -48,6 +49,8 @@ NO_CAP = -1
 
 
 class Stage(StrEnum):
+    """The built-in stages, and the kill switch's. A ReadinessPolicy may name others (models/stages.py)."""
+
     PILOT = "Pilot"
     PRODUCTION = "Production"
     KILLED = "Killed"
@@ -152,7 +155,13 @@ class AIServiceSpec(ApiModel):
                     "rule": "!has(self.maxReplicas) || self.maxReplicas >= self.pilotReplicas",
                     "message": "maxReplicas must be at least pilotReplicas",
                     "fieldPath": ".maxReplicas",
-                }
+                },
+                {
+                    "rule": "!has(self.maxReplicas) || !has(self.stages) || "
+                    "self.stages.all(s, !has(s.replicas) || s.replicas <= self.maxReplicas)",
+                    "message": "a stage's replicas may not exceed maxReplicas",
+                    "fieldPath": ".stages",
+                },
             ]
         }
     }
@@ -188,11 +197,28 @@ class AIServiceSpec(ApiModel):
         description="The ReadinessPacket to use; omit to use the packet whose spec.service names this "
         "service and whose versions match.",
     )
+    stages: list[StageSpec] | None = stages_field(
+        "This service's stages: tighten the ReadinessPolicy's (by name: a lower cap, more gates, a longer "
+        "soak) or add steps between them, which need at least what the policy's next stage needs. Omit "
+        "for the policy's stages (docs/stages.md)."
+    )
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_names_unique(cls, stages: list[StageSpec] | None) -> list[StageSpec] | None:
+        return unique_names(stages)
 
     @model_validator(mode="after")
     def _ceiling_above_pilot(self) -> AIServiceSpec:
         if self.max_replicas is not None and self.max_replicas < self.pilot_replicas:
             raise ValueError("maxReplicas must be at least pilotReplicas")
+        if self.max_replicas is not None:
+            for stage in self.stages or ():
+                if stage.replicas is not None and stage.replicas > self.max_replicas:
+                    raise ValueError(
+                        f"stage {stage.name} asks for {stage.replicas} replicas, above maxReplicas "
+                        f"{self.max_replicas}"
+                    )
         return self
 
 
@@ -220,10 +246,61 @@ class KillSwitchStatus(ApiModel):
     )
 
 
+class StageStatus(ApiModel):
+    """One stage as the operator resolved it for this service: its cap and what it still needs."""
+
+    name: StageName = Field(description="The stage's name.")
+    allowed_replicas: int = Field(ge=NO_CAP, description="The cap in this stage; -1 means no cap.")
+    gates_pass: bool = Field(description="Whether every gate this stage needs passes.")
+    blocking_gates: list[GateName] = Field(
+        default_factory=list,
+        max_length=len(GateName),
+        description="Gates this stage needs that fail.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    min_soak: Annotated[str, StringConstraints(max_length=32)] | None = Field(
+        default=None, description="Time to serve in the stage below before entering this one."
+    )
+    traffic_weight: int | None = Field(default=None, ge=0, le=100, description="Traffic share, percent.")
+
+
 class AIServiceStatus(ApiModel):
     """Observed state, written by the operator only."""
 
-    stage: Stage | None = Field(default=None, description="Pilot, Production or Killed.")
+    stage: StageName | None = Field(
+        default=None,
+        description="The stage the service is in (Pilot or Production unless stages are defined), or "
+        "Killed while the kill switch is engaged.",
+    )
+    reached_stage: StageName | None = Field(
+        default=None,
+        description="The stage the gates and soak have reached; stage says Killed over it while the kill "
+        "switch is engaged.",
+    )
+    stage_since: AwareDatetime | None = Field(
+        default=None, description="When the service entered reachedStage; a soak counts from here."
+    )
+    peak_stage: StageName | None = Field(
+        default=None,
+        description="The highest stage the service has reached; gates failing below it are a regression.",
+    )
+    next_stage: StageName | None = Field(
+        default=None, description="The stage after reachedStage; absent in the last."
+    )
+    traffic_weight: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The share of traffic, in percent, the stage allows (0 while killed); absent when the "
+        "stage states none. For Argo Rollouts, Gateway API or a mesh to read: Airlock does not shift "
+        "traffic.",
+    )
+    stages: list[StageStatus] = Field(
+        default_factory=list,
+        max_length=MAX_STAGES,
+        description="Every stage, lowest first, with its cap and what it still needs.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
     allowed_replicas: int | None = Field(
         default=None,
         ge=NO_CAP,
