@@ -1,7 +1,8 @@
 """Prometheus metrics on an injected registry (never the global one), served by `airlock run`.
 
-Label sets are bounded: per-service series carry only namespace and service; counters carry a reason or a
-gate name from fixed vocabularies.
+Label sets are bounded: per-service series carry only namespace and service (the stage gauge also a stage,
+of at most eight a ReadinessPolicy defines, plus Killed); counters carry a reason or a gate name from fixed
+vocabularies.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from airlock.models.service import NO_CAP, Stage
 if TYPE_CHECKING:
     from airlock.logic.reconcile import Plan, ServiceView
 
-STAGES = tuple(Stage)
+# The built-in stages and the kill switch's; a ReadinessPolicy's own are added per service.
+STAGES: tuple[str, ...] = tuple(Stage)
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        # The stage label values each service has a series for, so a renamed stage's series is removed.
+        self._stage_series: dict[tuple[str, str], set[str]] = {}
         r = self.registry
         per_service = ["namespace", "service"]
         self.stage = Gauge(
@@ -121,7 +125,12 @@ class Metrics:
     def observe_service(self, view: ServiceView, plan: Plan) -> None:
         labels = (view.namespace, view.name)
         status = plan.status
-        for stage in STAGES:
+        names = {*STAGES, *plan.stage_names}
+        for gone in self._stage_series.get(labels, set()) - names:
+            with contextlib.suppress(KeyError):
+                self.stage.remove(*labels, gone)
+        self._stage_series[labels] = names
+        for stage in names:
             self.stage.labels(*labels, stage).set(1 if status.stage == stage else 0)
         self.allowed.labels(*labels).set(
             status.allowed_replicas if status.allowed_replicas is not None else NO_CAP
@@ -158,7 +167,7 @@ class Metrics:
         ):
             with contextlib.suppress(KeyError):
                 gauge.remove(namespace, name)
-        for stage in STAGES:
+        for stage in self._stage_series.pop((namespace, name), set(STAGES)):
             with contextlib.suppress(KeyError):
                 self.stage.remove(namespace, name, stage)
         with contextlib.suppress(KeyError):
