@@ -2,7 +2,8 @@
 
 Brings up the local control plane on 127.0.0.1, installs the CRDs and the admission policies, starts the
 operator, and walks through a pilot being capped, a packet completing, promotion, the kill switch, restore
-and a version bump that leaves the service held. Every command shown is run for real.
+and a version bump that leaves the service held; then, in a second namespace, a service widened through
+three stages of the organisation's ReadinessPolicy. Every command shown is run for real.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from airlock_dev.localcluster import REPO_ROOT, LocalCluster, die_with_parent, f
 
 NS = "support"
 SERVICE = "support-assistant"
+# The three-stage scene runs in its own namespace, under examples/policy-stages.yaml with its soak
+# times shortened so the demo does not wait an hour.
+STAGED_NS = "claims"
+DEMO_SOAKS = {"Limited": "2s", "Production": "8s"}
 BOLD = "\033[1m" if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else ""
 DIM = "\033[2m" if BOLD else ""
 RESET = "\033[0m" if BOLD else ""
@@ -77,13 +82,13 @@ class Demo:
             time.sleep(0.05)
         raise SystemExit(f"demo failed: timed out after {timeout:.0f}s waiting for {what}")
 
-    def replicas(self) -> int:
-        dep = json.loads(self.kubectl("get", "deployment", SERVICE, "-n", NS, "-o", "json", show=False))
+    def replicas(self, ns: str = NS) -> int:
+        dep = json.loads(self.kubectl("get", "deployment", SERVICE, "-n", ns, "-o", "json", show=False))
         out: int = dep["spec"]["replicas"]
         return out
 
-    def status(self) -> dict[str, Any]:
-        ais = json.loads(self.kubectl("get", "ais", SERVICE, "-n", NS, "-o", "json", show=False))
+    def status(self, ns: str = NS) -> dict[str, Any]:
+        ais = json.loads(self.kubectl("get", "ais", SERVICE, "-n", ns, "-o", "json", show=False))
         out: dict[str, Any] = ais.get("status") or {}
         return out
 
@@ -210,6 +215,60 @@ class Demo:
             "--field-selector=involvedObject.kind=AIService",
         )
 
+    def stages(self) -> None:
+        self.step(
+            "Three stages: the platform's ReadinessPolicy widens every service Pilot -> Limited -> Production"
+        )
+        policy = yaml.safe_load((REPO_ROOT / "examples" / "policy-stages.yaml").read_text())
+        for stage in policy["spec"]["stages"]:
+            if stage["name"] in DEMO_SOAKS:
+                stage["minSoak"] = DEMO_SOAKS[stage["name"]]
+        self.say(f"soak times shortened for the demo: {', '.join(f'{k} {v}' for k, v in DEMO_SOAKS.items())}")
+        self.apply(policy, "examples/policy-stages.yaml")
+        self.kubectl("create", "namespace", STAGED_NS)
+        self.kubectl("label", "namespace", STAGED_NS, "airlock.dev/governed=true")
+        deployment = yaml.safe_load((REPO_ROOT / "examples" / "deployment.yaml").read_text())
+        deployment["metadata"]["namespace"] = STAGED_NS
+        service = samples.load("service.yaml")
+        service["metadata"]["namespace"] = STAGED_NS
+        self.apply(deployment, f"examples/deployment.yaml -n {STAGED_NS}")
+        self.apply(service, f"examples/service.yaml -n {STAGED_NS}")
+        self.wait(lambda: self.status(STAGED_NS).get("nextStage") == "Limited", "the first stage")
+        self.kubectl("get", "ais", "-n", STAGED_NS)
+
+        now = dt.datetime.now(dt.UTC)
+        self.step("Evals and the security review pass, the cost estimate does not: Limited, not Production")
+        over = samples.current_packet(samples.load("packet-over-budget.yaml"), now, namespace=STAGED_NS)
+        self.apply(over, f"examples/packet-over-budget.yaml -n {STAGED_NS}")
+        self.wait(lambda: self.status(STAGED_NS).get("stage") == "Limited", "stage Limited", timeout=60)
+        self.kubectl("get", "ais", "-n", STAGED_NS)
+        limited = self.status(STAGED_NS)
+        self.say(f"traffic weight published for the traffic router: {limited.get('trafficWeight')}%")
+        wanted = limited["allowedReplicas"] + 1
+        self.kubectl("scale", "deployment", SERVICE, "-n", STAGED_NS, f"--replicas={wanted}", check=False)
+
+        self.step("The complete packet: Production's gates pass, and it waits out its soak in Limited")
+        done = samples.current_packet(samples.load("packet-complete.yaml"), now, namespace=STAGED_NS)
+        self.apply(done, f"examples/packet-complete.yaml -n {STAGED_NS}")
+        self.wait(
+            lambda: (
+                self.status(STAGED_NS).get("stage") == "Production"
+                or str(self.status(STAGED_NS).get("blocking", "")).startswith("soak")
+            ),
+            "the soak or the promotion",
+        )
+        self.kubectl("get", "ais", "-n", STAGED_NS)
+        self.kubectl("wait", "--for=condition=Ready", f"ais/{SERVICE}", "-n", STAGED_NS, "--timeout=60s")
+        self.kubectl("get", "ais", "-n", STAGED_NS)
+        self.kubectl(
+            "get",
+            "events",
+            "-n",
+            STAGED_NS,
+            "--sort-by=.metadata.creationTimestamp",
+            "--field-selector=involvedObject.kind=AIService,reason=Promoted",
+        )
+
     def stop(self) -> None:
         if self.operator is not None and self.operator.poll() is None:
             self.operator.terminate()
@@ -240,6 +299,7 @@ def main() -> int:
             demo.restore()
             demo.regress()
             demo.history()
+            demo.stages()
         finally:
             demo.stop()
             cluster.stop()
