@@ -57,7 +57,7 @@ INCOMPLETE = [
         id="an approval of earlier content is stale",
     ),
 ]
-SHARED = {"service.yaml", "deployment.yaml", "packet-complete.yaml"}
+SHARED = {"service.yaml", "deployment.yaml", "packet-complete.yaml", "policy-stages.yaml"}
 
 
 def validate_json(capsys: pytest.CaptureFixture[str], *files: str) -> tuple[int, dict[str, Any]]:
@@ -83,6 +83,26 @@ def test_each_incomplete_packet_fails_only_the_gate_it_shows(
     assert (failed["name"], failed["reason"]) == (gate, reason)
     first_line = (EXAMPLES / name).read_text().splitlines()[0]
     assert first_line.startswith(f"# Gate {gate} fails ({reason})")
+
+
+def test_the_staged_policy_takes_a_packet_without_its_cost_estimate_to_limited_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from airlock.logic.stages import resolve_stages, satisfied_stage
+    from airlock.models.policy import ReadinessPolicySpec
+
+    doc = yaml.safe_load((EXAMPLES / "policy-stages.yaml").read_text())
+    policy = ReadinessPolicySpec.model_validate(doc["spec"])
+    code, report = validate_json(capsys, "service.yaml", "packet-over-budget.yaml", "policy-stages.yaml")
+    assert code == 1
+    [result] = report["results"]
+    passing = [g["name"] for g in result["gates"] if g["passed"]]
+    stages = resolve_stages(
+        policy.stages, None, pilot=1, ceiling=20, required=[g["name"] for g in result["gates"]]
+    )
+    assert [s.name for s in stages] == ["Pilot", "Limited", "Production"]
+    assert stages[satisfied_stage(stages, passing)].name == "Limited"
+    assert (stages[1].cap, stages[1].traffic_weight) == (5, 20)
 
 
 def test_every_example_file_is_used() -> None:

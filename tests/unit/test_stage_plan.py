@@ -68,8 +68,8 @@ def test_a_stage_promotion_is_announced_with_its_cap_and_traffic() -> None:
     p = plan(first.status, 1, LIMITED_PACKET)
     assert (p.status.stage, p.status.allowed_replicas, p.status.traffic_weight) == ("Limited", 4, 25)
     promoted = next(e for e in p.events if e.reason == "Promoted")
-    assert (
-        promoted.message == "bot is promoted from Pilot to Limited: what it needs passes; up to 4 replicas."
+    assert promoted.message == (
+        "bot is promoted from Pilot to Limited: every gate Limited needs passes; up to 4 replicas."
     )
     status, reason, message = ready(p)
     assert (status, reason) == ("False", "InStage")
@@ -94,6 +94,11 @@ def test_the_soak_is_what_the_next_stage_needs_and_the_pass_is_requeued_for_its_
         None,
     )
     assert ready(later)[:2] == ("True", "Production")
+    [promoted] = [e for e in later.events if e.reason == "Promoted"]
+    assert promoted.message == (
+        "bot is promoted from Limited to Production: every gate Production needs passes and it served 10m "
+        "in Limited; up to 10 replicas."
+    )
 
 
 def test_metrics_carry_the_policys_stage_names_and_drop_those_that_are_gone() -> None:

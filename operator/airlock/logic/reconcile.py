@@ -667,7 +667,12 @@ def stage_story(gates: GatesAndCap) -> StageStory | None:
     """The stages as the Ready message and Events tell them; None when none are declared."""
     if not gates.staged:
         return None
-    return StageStory(tuple(s.name for s in gates.stages), gates.progress.reached, blocking_column(gates))
+    return StageStory(
+        tuple(s.name for s in gates.stages),
+        gates.progress.reached,
+        blocking_column(gates),
+        tuple(s.min_soak for s in gates.stages),
+    )
 
 
 def _gates_condition(service: ServiceView, report: GateReport) -> tuple[bool, ConditionReason, str]:
@@ -762,6 +767,8 @@ class StageStory:
     names: tuple[str, ...]
     reached: int
     next_needs: str
+    # Each stage's minSoak, as written (None for none).
+    soaks: tuple[str | None, ...] = ()
 
 
 BUILTIN_NAMES = (Stage.PILOT.value, Stage.PRODUCTION.value)
@@ -783,7 +790,12 @@ def stage_events(
         if story is None:
             message = f"Every required gate passes; {workload} left its pilot."
         else:
-            message = f"{workload} is promoted from {names[old]} to {new.stage}: what it needs passes; {cap}."
+            soak = story.soaks[now] if now < len(story.soaks) else None
+            served = f" and it served {soak} in {names[now - 1]}" if soak else ""
+            message = (
+                f"{workload} is promoted from {names[old]} to {new.stage}: every gate {new.stage} needs "
+                f"passes{served}; {cap}."
+            )
         return [Event("Normal", EventReason.PROMOTED, message)]
     if now == old:
         return []
