@@ -294,3 +294,10 @@ def test_summary_reports_each_stage_and_zero_traffic_when_killed() -> None:
     assert (summary.reached, summary.next, summary.traffic_weight) == ("Limited", "Production", 10)
     assert [s.gates_pass for s in summary.stages] == [True, True, False]
     assert summarize(stages, StageProgress(1, 1, 1, NOW), (E, S), killed=True).traffic_weight == 0
+
+
+def test_gates_or_a_soak_the_service_gives_the_first_stage_are_named_as_having_no_effect() -> None:
+    first = resolved(service=(spec("Pilot", requiredGates=["evals"], minSoak="1h"),))[0]
+    assert first.gates == () and first.soak == dt.timedelta(0)
+    assert first.note.startswith("stage Pilot is the first") and "no effect" in first.note
+    assert resolved(service=(spec("Pilot", replicas=1),))[0].note == ""

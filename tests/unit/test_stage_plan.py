@@ -119,3 +119,22 @@ def test_metrics_carry_the_policys_stage_names_and_drop_those_that_are_gone() ->
     assert stage("Limited") is None and stage("Pilot") == 1
     metrics.forget_service("ns", "bot")
     assert stage("Pilot") is None and stage("Killed") is None
+
+
+def test_eight_policy_stages_and_eight_of_the_service_fit_in_the_status() -> None:
+    policy = ReadinessPolicySpec.model_validate(
+        {"stages": [{"name": "Pilot"}, *({"name": f"P{i}"} for i in range(1, 7)), {"name": "Production"}]}
+    )
+    own = [{"name": "Pilot"}, *({"name": f"S{i}"} for i in range(1, 8))]
+    spec = AIServiceSpec.model_validate(SPEC.to_api() | {"stages": own})
+    view = ServiceView("bot", "ns", 1, {}, spec, None)
+    p = plan_service(view, Workload(replicas=1), [], policy, NOW)
+    assert len(p.status.stages) == 15
+    AIServiceStatus.model_validate(p.status.to_api())
+
+
+def test_the_ready_message_says_when_the_first_stage_is_given_gates() -> None:
+    own = [{"name": "Pilot", "requiredGates": ["evals"]}]
+    spec = AIServiceSpec.model_validate(SPEC.to_api() | {"stages": own})
+    p = plan_service(ServiceView("bot", "ns", 1, {}, spec, None), Workload(replicas=1), [], POLICY, NOW)
+    assert "stage Pilot is the first" in ready(p)[2]

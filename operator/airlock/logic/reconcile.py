@@ -565,9 +565,9 @@ def blocking_column(gates: GatesAndCap) -> str:
 def _bounds_note(
     spec: AIServiceSpec, pilot: int, ceiling: int | None, gates: GatesAndCap | None = None
 ) -> str:
-    """Says when the ReadinessPolicy's limits cut what the AIService asks for, or a stage's share has no
-    ceiling to be a share of; empty when neither."""
-    notes = [gates.reached.note] if gates is not None and gates.reached.note else []
+    """Says when the ReadinessPolicy's limits cut what the AIService asks for, or a stage says what cannot
+    apply (a share of no ceiling, gates on the first stage); empty when nothing does."""
+    notes = [s.note for s in gates.stages if s.note] if gates is not None else []
     if pilot < spec.pilot_replicas:
         notes.append(f"spec.pilotReplicas {spec.pilot_replicas} is above the ReadinessPolicy limit, {pilot}")
     if spec.max_replicas is not None and ceiling is not None and ceiling < spec.max_replicas:

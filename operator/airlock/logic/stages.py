@@ -71,6 +71,19 @@ def _tighten(base: _Definition, other: _Definition, name: str | None = None) -> 
     )
 
 
+def first_stage_note(policy: Sequence[StageSpec], service: Sequence[StageSpec]) -> str:
+    """Says when the AIService gives the first stage gates or a soak, which the first stage never has
+    (every service starts there); empty when it does not."""
+    first = policy[0].name if policy else ""
+    own = next((s for s in service if s.name == first), None)
+    if own is None or (not own.required_gates and own.min_soak is None):
+        return ""
+    return (
+        f"stage {first} is the first, where every service starts: its requiredGates and minSoak in "
+        "spec.stages have no effect; put them on the next stage"
+    )
+
+
 def merge_stages(policy: Sequence[StageSpec], service: Sequence[StageSpec]) -> list[_Definition]:
     """The policy's stages in the policy's order, each tightened by the service's stage of that name; the
     service's other stages after the policy stage that precedes them in its list (after the first stage
@@ -139,7 +152,9 @@ def resolve_stages(
 ) -> tuple[ResolvedStage, ...]:
     """Every stage of one service, lowest first: caps from its pilot size and ceiling, and the last stage
     needing every gate in `required`."""
-    merged = merge_stages(policy_stages or BUILTIN_STAGES, service_stages or ())
+    ladder = policy_stages or BUILTIN_STAGES
+    merged = merge_stages(ladder, service_stages or ())
+    ignored = first_stage_note(ladder, service_stages or ())
     resolved: list[ResolvedStage] = []
     needed: set[GateName] = set()
     for i, definition in enumerate(merged):
@@ -149,6 +164,7 @@ def resolve_stages(
         if last:
             needed |= set(required)
         cap, note = _cap(definition, first=first, pilot=pilot, ceiling=ceiling)
+        note = ignored if first else note
         resolved.append(
             ResolvedStage(
                 name=definition.name,

@@ -297,7 +297,8 @@ class AIServiceStatus(ApiModel):
     )
     stages: list[StageStatus] = Field(
         default_factory=list,
-        max_length=MAX_STAGES,
+        # The policy's stages and those the AIService adds between them.
+        max_length=2 * MAX_STAGES,
         description="Every stage, lowest first, with its cap and what it still needs.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
