@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,10 @@ import pytest
 import yaml
 
 from airlock.cli.main import main
+from airlock.logic.stages import resolve_stages, satisfied_stage
+from airlock.models.common import ALL_GATES
+from airlock.models.policy import ReadinessPolicySpec
+from airlock.models.service import AIServiceSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -71,6 +76,66 @@ def test_the_complete_packet_passes_every_gate(capsys: pytest.CaptureFixture[str
     assert report["passed"] is True
 
 
+def stages_policy() -> ReadinessPolicySpec:
+    """examples/policy-stages.yaml: the ReadinessPolicy the operator reads, the one named default."""
+    document = yaml.safe_load((EXAMPLES / "policy-stages.yaml").read_text())
+    assert (document["kind"], document["metadata"]["name"]) == ("ReadinessPolicy", "default")
+    return ReadinessPolicySpec.model_validate(document["spec"])
+
+
+def test_the_complete_packet_passes_under_the_stages_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = validate_json(capsys, "service.yaml", "packet-complete.yaml", "policy-stages.yaml")
+    assert code == 0
+    assert (report["passed"], report["policy"]) == (True, "ReadinessPolicy/default")
+
+
+def test_the_stages_policy_gives_the_example_service_the_three_stages_docs_stages_md_shows() -> None:
+    policy = stages_policy()
+    service = AIServiceSpec.model_validate(yaml.safe_load((EXAMPLES / "service.yaml").read_text())["spec"])
+    stages = resolve_stages(
+        policy.stages,
+        None,
+        pilot=service.pilot_replicas,
+        ceiling=service.max_replicas,
+        required=ALL_GATES,
+    )
+    assert [(s.name, s.cap, s.min_soak, s.traffic_weight) for s in stages] == [
+        ("Pilot", 1, None, 5),
+        ("Limited", 5, "10m", 25),
+        ("Production", 20, "1h", 100),
+    ]
+    assert [s.gates for s in stages][:2] == [(), ("evals", "securityReview")]
+    assert stages[-1].gates == tuple(ALL_GATES)
+    assert (EXAMPLES / "policy-stages.yaml").read_text().startswith("# Three stages for every service")
+
+
+def stages_doc_yaml() -> list[Any]:
+    """Every YAML document shown in docs/stages.md."""
+    blocks = re.findall(r"^```yaml\n(.*?)^```", (ROOT / "docs" / "stages.md").read_text(), re.M | re.S)
+    return [d for b in blocks for d in yaml.safe_load_all(b)]
+
+
+def test_docs_stages_md_shows_the_stages_policy_as_it_is() -> None:
+    assert yaml.safe_load((EXAMPLES / "policy-stages.yaml").read_text()) in stages_doc_yaml()
+
+
+def test_the_tightening_docs_stages_md_shows_keeps_the_policys_cap_and_adds_its_gate() -> None:
+    [own] = [d for d in stages_doc_yaml() if list(d) == ["spec"] and "stages" in d["spec"]]
+    policy = stages_policy()
+    service = yaml.safe_load((EXAMPLES / "service.yaml").read_text())["spec"]
+    spec = AIServiceSpec.model_validate({**service, **own["spec"]})
+    stages = resolve_stages(
+        policy.stages,
+        spec.stages,
+        pilot=spec.pilot_replicas,
+        ceiling=spec.max_replicas,
+        required=ALL_GATES,
+    )
+    limited = stages[1]
+    assert (limited.name, limited.cap, limited.traffic_weight) == ("Limited", 5, 20)
+    assert limited.gates == ("evals", "securityReview", "cost")
+
+
 @pytest.mark.parametrize(("name", "gate", "reason"), INCOMPLETE)
 def test_each_incomplete_packet_fails_only_the_gate_it_shows(
     capsys: pytest.CaptureFixture[str], name: str, gate: str, reason: str
@@ -88,21 +153,12 @@ def test_each_incomplete_packet_fails_only_the_gate_it_shows(
 def test_the_staged_policy_takes_a_packet_without_its_cost_estimate_to_limited_only(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from airlock.logic.stages import resolve_stages, satisfied_stage
-    from airlock.models.policy import ReadinessPolicySpec
-
-    doc = yaml.safe_load((EXAMPLES / "policy-stages.yaml").read_text())
-    policy = ReadinessPolicySpec.model_validate(doc["spec"])
     code, report = validate_json(capsys, "service.yaml", "packet-over-budget.yaml", "policy-stages.yaml")
     assert code == 1
     [result] = report["results"]
     passing = [g["name"] for g in result["gates"] if g["passed"]]
-    stages = resolve_stages(
-        policy.stages, None, pilot=1, ceiling=20, required=[g["name"] for g in result["gates"]]
-    )
-    assert [s.name for s in stages] == ["Pilot", "Limited", "Production"]
+    stages = resolve_stages(stages_policy().stages, None, pilot=1, ceiling=20, required=ALL_GATES)
     assert stages[satisfied_stage(stages, passing)].name == "Limited"
-    assert (stages[1].cap, stages[1].traffic_weight) == (5, 20)
 
 
 def test_every_example_file_is_used() -> None:
