@@ -385,7 +385,7 @@ class ServiceInfo:
     @property
     def soak_running(self) -> bool:
         """status.blocking names a soak rather than gates: the next stage waits on time only."""
-        return bool(self.blocking) and (self.blocking or "").startswith("soak in ")
+        return (self.blocking or "").startswith("soak in ")
 
 
 def stage_colour(service: ServiceInfo, name: str) -> str | None:
