@@ -595,3 +595,11 @@ def test_the_status_table_shows_the_next_stage() -> None:
     header, row = out.splitlines()
     assert header.split()[:3] == ["NAME", "STAGE", "NEXT"]
     assert row.split()[:3] == ["support-assistant", "Canary", "Limited"]
+
+
+def test_explain_of_a_killed_service_marks_the_stage_it_had_reached() -> None:
+    killed = service(annotations=KILLED, status=three_stages("Limited", stage="Killed", trafficWeight=0))
+    out = render_explain(killed, Workload("support-assistant", "found", 0), width=None, colour=False)
+    assert any(line.startswith("Stages: killed; reached Limited (2 of 3)") for line in out.splitlines())
+    assert stage_rows(out)["Limited"].startswith("  > Limited")
+    assert "traffic weight 0%" in out
