@@ -69,11 +69,11 @@ def test_status_lists_a_service_with_its_stage_once_the_operator_has_evaluated_i
     assert result.returncode == 0, result.stderr
     header, *_ = result.stdout.splitlines()
     assert header.split() == [
-        "NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BY", "BLOCKING",
+        "NAME", "STAGE", "NEXT", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BY", "BLOCKING",
     ]  # fmt: skip
     row = row_of(result.stdout, SERVICE)
-    assert row[:7] == [SERVICE, "Pilot", status["gatesPassed"], "1", "1", "off", "-"]
-    assert " ".join(row[7:]) == status["blocking"]
+    assert row[:8] == [SERVICE, "Pilot", "Production", status["gatesPassed"], "1", "1", "off", "-"]
+    assert " ".join(row[8:]) == status["blocking"]
 
     everywhere = plugin(cluster, "status", "-A")
     assert everywhere.returncode == 0, everywhere.stderr
@@ -88,7 +88,7 @@ def test_status_of_a_service_the_operator_has_not_evaluated_says_so(cluster: Clu
 
     assert result.returncode == 0, result.stderr
     row = row_of(result.stdout, SERVICE)
-    assert row[:6] == [SERVICE, "-", "-", "-", "1", "off"]
+    assert row[:7] == [SERVICE, "-", "-", "-", "-", "1", "off"]
     assert result.stdout.rstrip().endswith("(not yet evaluated by the operator)")
 
 
@@ -177,7 +177,8 @@ def test_kill_scales_the_deployment_to_zero_and_the_status_shows_killed(
     assert annotations["airlock.dev/kill-switch"] == "true"
     assert annotations["airlock.dev/kill-switch-reason"] == "INC-4711 refunds promised"
     status = plugin(cluster, "status", SERVICE, "-n", namespace)
-    assert row_of(status.stdout, SERVICE)[1:6] == ["Killed", status_gates(cluster, namespace), "0", "0", "on"]
+    row = row_of(status.stdout, SERVICE)
+    assert row[1:7] == ["Killed", "Production", status_gates(cluster, namespace), "0", "0", "on"]
 
 
 def status_gates(cluster: Cluster, namespace: str) -> str:

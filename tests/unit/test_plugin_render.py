@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 
 from airlock.cli.plugin_render import (
+    CYAN,
     ELLIPSIS,
+    GREEN,
     NOT_EVALUATED,
     RED,
     RESET,
+    YELLOW,
     Cell,
     ServiceInfo,
     cap_text,
@@ -199,7 +202,7 @@ def test_the_deployments_own_replicas_win_over_the_operators_record() -> None:
     out = render_status(
         [service(status=PILOT_STATUS)], workloads, all_namespaces=False, width=None, colour=False
     )
-    assert out.splitlines()[1].split()[4] == "3"
+    assert out.splitlines()[1].split()[5] == "3"
 
 
 def test_a_missing_deployment_shows_no_replicas() -> None:
@@ -207,7 +210,7 @@ def test_a_missing_deployment_shows_no_replicas() -> None:
     out = render_status(
         [service(status=PILOT_STATUS)], workloads, all_namespaces=False, width=None, colour=False
     )
-    assert out.splitlines()[1].split()[4] == "-"
+    assert out.splitlines()[1].split()[5] == "-"
 
 
 def test_no_cap_is_shown_in_words() -> None:
@@ -424,3 +427,179 @@ def test_explain_shows_what_the_person_who_engaged_the_switch_recorded() -> None
         colour=False,
     )
     assert "requested by oncall@example.com since 2026-11-20T11:30:00Z; replicas before: 4" in text
+
+
+# --- stages ----------------------------------------------------------------------------------------------
+
+
+def three_stages(
+    reached: str = "Limited", *, limited_needs: list[str] | None = None, **status: Any
+) -> dict[str, Any]:
+    """A status as an operator with three declared stages writes it: Canary, Limited and Production."""
+    limited_blocking = limited_needs or []
+    production_blocking = sorted({*limited_blocking, "signoffs"}, key=["evals", "cost", "signoffs"].index)
+    names = ["Canary", "Limited", "Production"]
+    following = names[names.index(reached) + 1] if reached != "Production" else None
+    base: dict[str, Any] = {
+        **PILOT_STATUS,
+        "stage": reached,
+        "reachedStage": reached,
+        "peakStage": reached,
+        "nextStage": following,
+        "stageSince": "2026-11-20T09:00:00Z",
+        "trafficWeight": {"Canary": 5, "Limited": 25, "Production": 100}[reached],
+        "allowedReplicas": {"Canary": 1, "Limited": 5, "Production": -1}[reached],
+        "blockingGates": production_blocking,
+        "blocking": ", ".join(limited_blocking if reached == "Canary" else production_blocking),
+        "stages": [
+            {
+                "name": "Canary",
+                "allowedReplicas": 1,
+                "gatesPass": True,
+                "blockingGates": [],
+                "trafficWeight": 5,
+            },
+            {
+                "name": "Limited",
+                "allowedReplicas": 5,
+                "gatesPass": not limited_blocking,
+                "blockingGates": limited_blocking,
+                "minSoak": "1h",
+                "trafficWeight": 25,
+            },
+            {
+                "name": "Production",
+                "allowedReplicas": -1,
+                "gatesPass": False,
+                "blockingGates": production_blocking,
+                "minSoak": "24h",
+                "trafficWeight": 100,
+            },
+        ],
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "InStage" if reached == "Limited" else "Pilot",
+                "message": f"{reached}: capped.",
+            }
+        ],
+    }
+    return {**base, **status}
+
+
+def stage_rows(out: str) -> dict[str, str]:
+    """The lines of explain's stage list, by stage name (the current one keeps its "> " marker)."""
+    rows = {}
+    for line in out.splitlines():
+        words = line.split()
+        if len(words) > 1 and line.startswith("  ") and words[0] in (">", "Canary", "Limited", "Production"):
+            rows[words[1] if words[0] == ">" else words[0]] = line
+    return rows
+
+
+def test_explain_lists_each_stage_with_cap_soak_traffic_and_what_blocks_it_marking_the_current_one() -> None:
+    out = render_explain(
+        service(status=three_stages()), Workload("support-assistant", "found", 5), width=None, colour=False
+    )
+    rows = stage_rows(out)
+    assert rows["Canary"].split() == ["Canary", "cap", "1", "no", "soak", "traffic", "5%", "PASS"]
+    assert rows["Limited"].split() == [">", "Limited", "cap", "5", "soak", "1h", "traffic", "25%", "PASS"]
+    assert rows["Production"].split() == [
+        "Production", "no", "cap", "soak", "24h", "traffic", "100%", "blocked:", "signoffs",
+    ]  # fmt: skip
+    assert (
+        "Stages: in Limited (2 of 3) since 2026-11-20T09:00:00Z; traffic weight 25%; "
+        "Production needs: signoffs" in out.splitlines()
+    )
+
+
+def test_explain_shows_when_the_soak_before_the_next_stage_ends() -> None:
+    soaking = three_stages("Canary", blocking="soak in Canary until 2026-11-20T10:00:00Z")
+    info = service(status=soaking)
+    out = render_explain(info, Workload("support-assistant", "found", 1), width=None, colour=False)
+    rows = stage_rows(out)
+    assert rows["Limited"].endswith("PASS; waits for the soak in Canary until 2026-11-20T10:00:00Z")
+    assert rows["Canary"].startswith("  > Canary")
+    assert next_step(info).startswith(
+        "Nothing blocks Limited but time: the soak in Canary until 2026-11-20T10:00:00Z."
+    )
+
+
+def test_explain_of_a_status_without_stages_has_no_stage_list() -> None:
+    out = render_explain(
+        service(status=PILOT_STATUS), Workload("support-assistant", "found", 1), width=None, colour=False
+    )
+    assert "Stages:" not in out
+    assert stage_rows(out) == {}
+
+
+def test_the_next_step_is_what_the_next_stage_needs_not_a_later_one() -> None:
+    # evals blocks only Production; signoffs blocks Limited, the next stage.
+    status = three_stages("Canary", limited_needs=["signoffs"], blockingGates=["evals", "signoffs"])
+    info = service(status=status)
+    assert next_step(info) == "Ask the owner to approve."
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (
+            three_stages("Canary", limited_needs=["evals"]),
+            "1 replica: the cap of stage Canary (1 of 3), the first",
+        ),
+        (
+            three_stages("Limited"),
+            "5 replicas: the cap of stage Limited (2 of 3); Production needs: signoffs",
+        ),
+        (
+            three_stages(
+                "Limited",
+                allowedReplicas=-1,
+                stages=[
+                    {**s, "allowedReplicas": -1} if s["name"] == "Limited" else s
+                    for s in three_stages()["stages"]
+                ],
+            ),
+            "no cap: stage Limited (2 of 3) sets none; Production needs: signoffs",
+        ),
+    ],
+    ids=["custom-first-stage", "between", "no-cap-between"],
+)
+def test_the_cap_of_a_custom_stage_names_it_and_what_the_next_needs(
+    status: dict[str, Any], expected: str
+) -> None:
+    assert cap_text(service(status=status)).startswith(expected)
+
+
+def test_stage_colours_follow_the_place_in_the_ladder_whatever_the_names() -> None:
+    services = [
+        service(name=f"svc-{stage.lower()}", status=three_stages(stage))
+        for stage in ("Canary", "Limited", "Production")
+    ]
+    services.append(
+        service(name="svc-killed", annotations=KILLED, status=three_stages("Limited", stage="Killed"))
+    )
+    out = render_status(services, {}, all_namespaces=False, width=None, colour=True)
+    rows = out.splitlines()[1:]
+    assert f"{YELLOW}Canary{RESET}" in rows[0]
+    assert f"{CYAN}Limited{RESET}" in rows[1]
+    assert f"{GREEN}Production{RESET}" in rows[2]
+    assert f"{RED}Killed{RESET}" in rows[3]
+
+
+def test_the_status_table_shows_the_next_stage() -> None:
+    out = render_status(
+        [service(status=three_stages("Canary"))], {}, all_namespaces=False, width=None, colour=False
+    )
+    header, row = out.splitlines()
+    assert header.split()[:3] == ["NAME", "STAGE", "NEXT"]
+    assert row.split()[:3] == ["support-assistant", "Canary", "Limited"]
+
+
+def test_explain_of_a_killed_service_marks_the_stage_it_had_reached() -> None:
+    killed = service(annotations=KILLED, status=three_stages("Limited", stage="Killed", trafficWeight=0))
+    out = render_explain(killed, Workload("support-assistant", "found", 0), width=None, colour=False)
+    assert any(line.startswith("Stages: killed; reached Limited (2 of 3)") for line in out.splitlines())
+    assert stage_rows(out)["Limited"].startswith("  > Limited")
+    assert "traffic weight 0%" in out

@@ -112,3 +112,47 @@ def test_read_only_tools_need_no_agentic_rows() -> None:
     del packet["spec"]["agenticReview"]
     text = render_markdown(build_report(service(), packet, [], ReadinessPolicySpec(), NOW))
     assert "OWASP Agentic Top 10" not in text and text.count("| OWASP LLM Top 10 (2025) |") == 10
+
+
+def staged_service() -> dict[str, Any]:
+    return service(
+        stage="Limited",
+        reachedStage="Limited",
+        nextStage="Production",
+        stageSince="2026-11-19T08:00:00Z",
+        trafficWeight=25,
+        blocking="signoffs",
+        stages=[
+            {"name": "Canary", "allowedReplicas": 1, "gatesPass": True, "blockingGates": []},
+            {
+                "name": "Limited",
+                "allowedReplicas": 5,
+                "gatesPass": True,
+                "minSoak": "1h",
+                "trafficWeight": 25,
+            },
+            {"name": "Production", "allowedReplicas": -1, "gatesPass": False, "blockingGates": ["signoffs"]},
+        ],
+    )
+
+
+def test_the_record_lists_every_stage_and_where_the_service_stands() -> None:
+    text = render_markdown(build_report(staged_service(), None, [], ReadinessPolicySpec(), NOW))
+    assert "| Limited | yes | 5 | 1h | 25% | pass |  |" in text
+    assert "| Production |  | no cap | none |  | blocked | signoffs |" in text
+    assert "Next stage needs" in text and "2026-11-19T08:00:00Z" in text
+
+
+def test_a_step_down_is_a_stage_transition_and_an_older_status_has_no_stage_list() -> None:
+    event = {
+        "type": "Warning",
+        "reason": "SteppedDown",
+        "message": "Gates of stage Production regressed; support-assistant steps down to Limited.",
+        "lastTimestamp": "2026-11-19T09:00:00Z",
+        "involvedObject": {"kind": "AIService", "name": "support-assistant"},
+    }
+    report = build_report(staged_service(), None, [event], ReadinessPolicySpec(), NOW)
+    transitions = next(s for s in report.sections if s.title == "Stage and cap transitions")
+    assert [row.cells[2] for row in transitions.rows] == ["SteppedDown"]
+    older = build_report(service(), None, [], ReadinessPolicySpec(), NOW)
+    assert "Stages" not in [s.title for s in older.sections]

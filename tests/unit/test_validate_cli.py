@@ -372,3 +372,104 @@ def test_digest_refuses_an_invalid_packet(capsys: pytest.CaptureFixture[str], tm
     assert code == 2
     assert out == ""
     assert "spec.useCase.nonUseCase: unknown field" in err
+
+
+# --- stages -------------------------------------------------------------------------------------------
+
+THREE_STAGES = {
+    "apiVersion": "airlock.dev/v1alpha1",
+    "kind": "ReadinessPolicy",
+    "metadata": {"name": "default"},
+    "spec": {
+        "stages": [
+            {"name": "Canary", "trafficWeight": 5},
+            {
+                "name": "Limited",
+                "replicas": 5,
+                "requiredGates": ["evals"],
+                "minSoak": "1h",
+                "trafficWeight": 25,
+            },
+            {"name": "Production", "minSoak": "24h"},
+        ]
+    },
+}
+
+
+def stage_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("Stage:")]
+
+
+@pytest.mark.parametrize(
+    ("packet", "code", "expected"),
+    [
+        pytest.param(
+            "packet-over-budget.yaml",
+            1,
+            "Stage: the gates of Limited (2 of 3) pass: up to 5 replicas; Production needs: cost. "
+            "Soak times apply in the cluster.",
+            id="a failing gate only the last stage needs stops at the stage between",
+        ),
+        pytest.param(
+            "packet-prompt-injection-failed.yaml",
+            1,
+            "Stage: Canary (1 of 3), where every service starts: up to 1 replica; Limited needs: evals.",
+            id="a failing gate the second stage needs keeps the first",
+        ),
+        pytest.param(
+            "packet-complete.yaml",
+            0,
+            "Stage: the gates of Production (3 of 3) pass: up to 20 replicas. "
+            "Soak times apply in the cluster.",
+            id="every gate passing reaches the last stage",
+        ),
+    ],
+)
+def test_validate_reports_the_stage_a_three_stage_policy_lets_the_packet_reach(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, packet: str, code: int, expected: str
+) -> None:
+    policy = write(tmp_path, "policy.yaml", THREE_STAGES)
+    result, out, _ = run(capsys, "validate", SERVICE, str(EXAMPLES / packet), policy, "--now", NOW)
+    assert result == code
+    assert stage_lines(out) == [expected]
+
+
+def test_stages_the_service_tightens_need_its_gates_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    policy = write(tmp_path, "policy.yaml", THREE_STAGES)
+    service = document("service.yaml")
+    service["spec"]["stages"] = [{"name": "Limited", "requiredGates": ["cost"]}]
+    path = write(tmp_path, "service.yaml", service)
+    over_budget = str(EXAMPLES / "packet-over-budget.yaml")
+    code, out, _ = run(capsys, "validate", path, over_budget, policy, "--now", NOW)
+    assert code == 1
+    assert stage_lines(out) == [
+        "Stage: Canary (1 of 3), where every service starts: up to 1 replica; Limited needs: cost."
+    ]
+
+
+def test_json_output_carries_the_stage_and_every_stage_as_the_status_would(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    policy = write(tmp_path, "policy.yaml", THREE_STAGES)
+    over_budget = str(EXAMPLES / "packet-over-budget.yaml")
+    code, out, _ = run(capsys, "validate", SERVICE, over_budget, policy, "--now", NOW, "-o", "json")
+    assert code == 1
+    result = json.loads(out)["results"][0]
+    assert (result["stage"], result["nextStage"], result["blocking"]) == ("Limited", "Production", ["cost"])
+    assert [(s["name"], s["allowedReplicas"], s["gatesPass"]) for s in result["stages"]] == [
+        ("Canary", 1, True),
+        ("Limited", 5, True),
+        ("Production", 20, False),
+    ]
+    assert result["stages"][2]["blockingGates"] == ["cost"]
+    assert result["stages"][1]["minSoak"] == "1h"
+
+
+def test_without_stages_validate_says_nothing_of_them(capsys: pytest.CaptureFixture[str]) -> None:
+    over_budget = str(EXAMPLES / "packet-over-budget.yaml")
+    _, out, _ = run(capsys, "validate", SERVICE, over_budget, "--now", NOW)
+    assert stage_lines(out) == []
+    _, out, _ = run(capsys, "validate", SERVICE, over_budget, "--now", NOW, "-o", "json")
+    assert "stage" not in json.loads(out)["results"][0]

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    status = sub.add_parser("status", help="stage, gates, cap and kill switch of AI services")
+    status = sub.add_parser("status", help="stage, next stage, gates, cap and kill switch of AI services")
     status.add_argument(
         "name", nargs="?", metavar="NAME", help="one AIService (default: all in the namespace)"
     )
@@ -186,7 +186,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def status_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
-    """A table of AI services: stage, gates, cap, replicas, kill switch and what blocks them."""
+    """A table of AI services: stage, next stage, gates, cap, replicas, kill switch and what blocks them."""
     if args.name:
         objects = [api.get_service(namespace, args.name)]
     else:
@@ -223,7 +223,8 @@ def status_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
 
 
 def explain_command(api: Api, namespace: str, args: argparse.Namespace) -> int:
-    """Why one service is capped: every gate, the packet, the cap, the kill switch, and the next step."""
+    """Why one service is capped: every stage, every gate, the packet, the cap, the kill switch, and the
+    next step."""
     service = ServiceInfo.from_api(api.get_service(namespace, args.name))
     workload = (
         api.read_workload(namespace, service.workload, service.workload_kind)

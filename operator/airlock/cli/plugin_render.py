@@ -22,6 +22,7 @@ JsonObject = Mapping[str, object]
 RED = "\033[31m"
 GREEN = "\033[32m"
 YELLOW = "\033[33m"
+CYAN = "\033[36m"
 BOLD = "\033[1m"
 RESET = "\033[0m"
 ELLIPSIS = "…"
@@ -30,7 +31,12 @@ COLUMN_GAP = "   "
 MIN_LAST_COLUMN = 8
 
 KILLED, PILOT, PRODUCTION = Stage.KILLED, Stage.PILOT, Stage.PRODUCTION
-STAGE_COLOURS: dict[str, str] = {KILLED: RED, PILOT: YELLOW, PRODUCTION: GREEN}
+BUILTIN_STAGES = (PILOT.value, PRODUCTION.value)
+# Colours by a stage's place in the ladder, whatever its name: the first, one between, the last.
+FIRST, BETWEEN, LAST = "first", "between", "last"
+POSITION_COLOURS: dict[str, str] = {FIRST: YELLOW, BETWEEN: CYAN, LAST: GREEN}
+# The Ready reasons that say where a service stands when status.stages is absent.
+READY_POSITIONS: dict[str, str] = {"Pilot": FIRST, "InStage": BETWEEN, "Production": LAST}
 NOT_EVALUATED = "(not yet evaluated by the operator)"
 
 
@@ -150,6 +156,18 @@ class ConditionInfo:
 
 
 @dataclass(frozen=True)
+class StageInfo:
+    """One entry of status.stages: a stage as the operator resolved it for this service."""
+
+    name: str
+    allowed: int | None
+    gates_pass: bool
+    blocking_gates: tuple[str, ...]
+    min_soak: str | None
+    traffic_weight: int | None
+
+
+@dataclass(frozen=True)
 class KillInfo:
     """status.killSwitch: what the operator did."""
 
@@ -195,6 +213,12 @@ class ServiceInfo:
     observed_generation: int | None
     # spec.workload.kind; the CRD defaults it to Deployment.
     workload_kind: str = "Deployment"
+    # What an operator with stages writes; an older one writes none of it.
+    reached_stage: str | None = None
+    next_stage: str | None = None
+    stage_since: str | None = None
+    traffic_weight: int | None = None
+    stages: tuple[StageInfo, ...] = ()
 
     @property
     def workload_ref(self) -> str:
@@ -241,6 +265,17 @@ class ServiceInfo:
             )
             for c in map(_obj, _list(status.get("conditions")))
         )
+        stages = tuple(
+            StageInfo(
+                name=_str(st.get("name")) or "?",
+                allowed=_int(st.get("allowedReplicas")),
+                gates_pass=st.get("gatesPass") is True,
+                blocking_gates=tuple(g for g in map(_str, _list(st.get("blockingGates"))) if g),
+                min_soak=_str(st.get("minSoak")),
+                traffic_weight=_int(st.get("trafficWeight")),
+            )
+            for st in map(_obj, _list(status.get("stages")))
+        )
         pilot = _int(spec.get("pilotReplicas"))
         return cls(
             namespace=_str(meta.get("namespace")) or "",
@@ -271,6 +306,11 @@ class ServiceInfo:
             kill=kill,
             conditions=conditions,
             observed_generation=_int(status.get("observedGeneration")),
+            reached_stage=_str(status.get("reachedStage")),
+            next_stage=_str(status.get("nextStage")),
+            stage_since=_str(status.get("stageSince")),
+            traffic_weight=_int(status.get("trafficWeight")),
+            stages=stages,
         )
 
     @property
@@ -301,10 +341,71 @@ class ServiceInfo:
     def condition(self, type_: str) -> ConditionInfo | None:
         return next((c for c in self.conditions if c.type == type_), None)
 
+    @property
+    def current_stage(self) -> str | None:
+        """The stage the gates and soak have reached, under Killed too (older operators: status.stage)."""
+        if self.reached_stage:
+            return self.reached_stage
+        return None if self.killed else self.stage
+
+    @property
+    def current_index(self) -> int | None:
+        """The current stage's place in status.stages, or None when the status lists none or not it."""
+        names = [s.name for s in self.stages]
+        return names.index(self.current_stage) if self.current_stage in names else None
+
+    @property
+    def declared_stages(self) -> bool:
+        """Whether the service has stages other than the built-in Pilot and Production."""
+        return bool(self.stages) and tuple(s.name for s in self.stages) != BUILTIN_STAGES
+
+    @property
+    def position(self) -> str | None:
+        """FIRST, BETWEEN or LAST: where the current stage is in the ladder, by status.stages, else by the
+        built-in names (an older operator), else by the Ready reason; None when nothing says."""
+        index = self.current_index
+        if index is not None:
+            return FIRST if index == 0 else LAST if index == len(self.stages) - 1 else BETWEEN
+        builtin = {PILOT.value: FIRST, PRODUCTION.value: LAST}.get(self.current_stage or "")
+        if builtin is not None:
+            return builtin
+        ready = self.condition("Ready")
+        if not self.killed and ready is not None and ready.reason in READY_POSITIONS:
+            return READY_POSITIONS[ready.reason]
+        return None
+
+    @property
+    def next_stage_info(self) -> StageInfo | None:
+        """The stage after the current one, from status.stages."""
+        index = self.current_index
+        if index is None or index + 1 >= len(self.stages):
+            return None
+        return self.stages[index + 1]
+
+    @property
+    def soak_running(self) -> bool:
+        """status.blocking names a soak rather than gates: the next stage waits on time only."""
+        return (self.blocking or "").startswith("soak in ")
+
+
+def stage_colour(service: ServiceInfo, name: str) -> str | None:
+    """The colour of a stage name: red for Killed, else by its place in status.stages (first yellow,
+    between cyan, last green), else by where the service stands."""
+    if name == KILLED:
+        return RED
+    names = [s.name for s in service.stages]
+    if name in names:
+        index = names.index(name)
+        position = FIRST if index == 0 else LAST if index == len(names) - 1 else BETWEEN
+        return POSITION_COLOURS[position]
+    if name == service.current_stage and service.position is not None:
+        return POSITION_COLOURS[service.position]
+    return None
+
 
 # --- status ---------------------------------------------------------------------------------------------
 
-STATUS_HEADERS = ("NAME", "STAGE", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BY", "BLOCKING")
+STATUS_HEADERS = ("NAME", "STAGE", "NEXT", "GATES", "ALLOWED", "REPLICAS", "KILL-SWITCH", "BY", "BLOCKING")
 
 
 def allowed_text(allowed: int | None) -> str:
@@ -346,7 +447,8 @@ def status_row(service: ServiceInfo, workload: Workload | None, *, all_namespace
     stage = service.stage or "-"
     row = [
         Cell(service.name),
-        Cell(stage, STAGE_COLOURS.get(stage)),
+        Cell(stage, stage_colour(service, stage)),
+        Cell(service.next_stage or "-"),
         Cell(service.gates_passed or "-"),
         Cell(allowed_text(service.allowed)),
         Cell("-" if replicas is None else str(replicas)),
@@ -390,7 +492,9 @@ def cap_text(service: ServiceInfo) -> str:
             "written the cap that lets the replicas come back"
         )
     if allowed == NO_CAP:
-        return "no cap: every required gate passes"
+        if service.position in (None, LAST):
+            return "no cap: every required gate passes"
+        return _with_needs(f"no cap: stage {stage_where(service)} sets none", service)
     # The operator's summary is short ("a, b, +7 more"); the full list is in the gate table.
     blocking = service.blocking or ", ".join(service.blocking_gates) or "none"
     if service.promoted and service.blocking_gates and service.held_replicas is not None:
@@ -398,14 +502,65 @@ def cap_text(service: ServiceInfo) -> str:
             f"{plural(allowed, 'replica')}: promoted earlier, but required gates no longer pass "
             f"({blocking}); held at the replicas it had, and it cannot grow until they pass again"
         )
-    if service.stage == PRODUCTION and service.max_replicas is not None and allowed == service.max_replicas:
+    position = service.position
+    if position == LAST and service.max_replicas is not None and allowed == service.max_replicas:
         return f"{plural(allowed, 'replica')}: spec.maxReplicas, the ceiling even when every gate passes"
-    if service.stage == PILOT:
+    if position == FIRST and not service.declared_stages:
         return (
             f"{plural(allowed, 'replica')}: spec.pilotReplicas, the pilot size while required gates fail "
             f"({blocking})"
         )
+    if position == FIRST:
+        return _with_needs(
+            f"{plural(allowed, 'replica')}: the cap of stage {stage_where(service)}, the first, which is "
+            "never above spec.pilotReplicas",
+            service,
+        )
+    if position == BETWEEN:
+        return _with_needs(f"{plural(allowed, 'replica')}: the cap of stage {stage_where(service)}", service)
     return plural(allowed, "replica")
+
+
+def stage_where(service: ServiceInfo) -> str:
+    """The current stage with its place, "Limited (2 of 3)", when status.stages says it."""
+    name = service.current_stage or "-"
+    index = service.current_index
+    return name if index is None else f"{name} ({index + 1} of {len(service.stages)})"
+
+
+def next_needs(service: ServiceInfo) -> str:
+    """What the next step needs, as a clause: "Production needs: cost, signoffs", the soak it waits for,
+    or the gates the current stage needs again; empty in the last stage with nothing failing."""
+    index = service.current_index
+    if index is not None and not service.stages[index].gates_pass:
+        again = service.blocking or ", ".join(service.stages[index].blocking_gates)
+        return f"{service.stages[index].name} needs again: {again}"
+    following = service.next_stage or (service.next_stage_info.name if service.next_stage_info else None)
+    if not following:
+        return ""
+    if service.soak_running:
+        return f"{following} waits for the {service.blocking}"
+    info = service.next_stage_info
+    needs = service.blocking or (", ".join(info.blocking_gates) if info is not None else "")
+    return f"{following} needs: {needs}" if needs else ""
+
+
+def _with_needs(text: str, service: ServiceInfo) -> str:
+    needs = next_needs(service)
+    return f"{text}; {needs}" if needs else text
+
+
+def blocking_now(service: ServiceInfo) -> tuple[str, ...]:
+    """The gates the next step needs: the current stage's when they fail (it is held), else the next
+    stage's; without status.stages (an older operator), every failing required gate."""
+    index = service.current_index
+    if index is None:
+        return service.blocking_gates
+    current = service.stages[index]
+    if not current.gates_pass:
+        return current.blocking_gates
+    info = service.next_stage_info
+    return info.blocking_gates if info is not None else current.blocking_gates
 
 
 def kill_switch_text(service: ServiceInfo) -> str:
@@ -473,9 +628,18 @@ def next_step(service: ServiceInfo, deployment: Workload | None = None) -> str:
     workload = service.condition("WorkloadFound")
     if workload is not None and workload.status == "False" and workload.message:
         return workload.message
+    needed = blocking_now(service)
     for gate in service.gates:
-        if gate.name in service.blocking_gates and not gate.passed:
+        if gate.name in needed and not gate.passed:
             return gate.message or f"Make gate {gate.name} pass."
+    if needed:
+        return f"Make these gates pass: {', '.join(needed)}."
+    following = service.next_stage_info
+    if service.soak_running and following is not None:
+        later = ""
+        if service.blocking_gates:
+            later = f" After that, these gates still fail: {', '.join(service.blocking_gates)}."
+        return f"Nothing blocks {following.name} but time: the {service.blocking}.{later}"
     if service.blocking_gates:
         return f"Make these gates pass: {', '.join(service.blocking_gates)}."
     return "Nothing blocks promotion."
@@ -503,7 +667,7 @@ def render_explain(service: ServiceInfo, workload: Workload, *, width: int | Non
     if service.versions:
         field("Versions", ", ".join(f"{k} {v}" for k, v in service.versions.items()))
     stage = service.stage or "-"
-    stage_text = paint(stage, STAGE_COLOURS.get(stage), colour)
+    stage_text = paint(stage, stage_colour(service, stage), colour)
     lines.append(label("Stage") + (stage_text if service.evaluated else f"- {NOT_EVALUATED}"))
     if service.evaluated:
         field("Packet", service.packet or "none: no ReadinessPacket matches this service and its versions")
@@ -518,6 +682,10 @@ def render_explain(service: ServiceInfo, workload: Workload, *, width: int | Non
             f"the operator last evaluated generation {service.observed_generation}; the spec is at "
             f"generation {service.generation}, so this may be out of date.",
         )
+
+    if service.stages:
+        lines.append("")
+        lines.extend(stage_lines(service, width=width, colour=colour))
 
     if service.gates:
         summary = ""
@@ -549,6 +717,62 @@ def render_explain(service: ServiceInfo, workload: Workload, *, width: int | Non
     lines += [""]
     lines.extend(_wrap("Next step: ", next_step(service, workload), width))
     return "\n".join(lines)
+
+
+def stages_summary(service: ServiceInfo) -> str:
+    """The line that heads the stage list: where the service stands, since when, and its traffic share."""
+    where = stage_where(service)
+    text = f"in {where}" if not service.killed else f"killed; reached {where}"
+    if service.stage_since:
+        text += f" since {service.stage_since}"
+    if service.traffic_weight is not None:
+        text += f"; traffic weight {service.traffic_weight}%"
+    needs = next_needs(service)
+    return f"{text}; {needs}" if needs else text
+
+
+def stage_verdict(service: ServiceInfo, index: int) -> tuple[str, str]:
+    """What one stage of status.stages says, and its colour: PASS, with the soak end for the next stage
+    while a soak runs, or the gates that block it."""
+    stage = service.stages[index]
+    current = service.current_index
+    if not stage.gates_pass:
+        return f"blocked: {', '.join(stage.blocking_gates) or 'its gates fail'}", RED
+    if current is not None and index == current + 1 and service.soak_running:
+        return f"PASS; waits for the {service.blocking}", YELLOW
+    return "PASS", GREEN
+
+
+def stage_lines(service: ServiceInfo, *, width: int | None, colour: bool) -> list[str]:
+    """The per-stage list of `explain`: each stage's cap, soak, traffic weight and verdict, the current
+    stage marked with ">"."""
+    lines = _wrap("Stages: ", stages_summary(service), width)
+    rows = [
+        (
+            stage.name,
+            "no cap" if stage.allowed in (None, NO_CAP) else f"cap {stage.allowed}",
+            f"soak {stage.min_soak}" if stage.min_soak else "no soak",
+            "traffic -" if stage.traffic_weight is None else f"traffic {stage.traffic_weight}%",
+        )
+        for stage in service.stages
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    current = service.current_index
+    for index, row in enumerate(rows):
+        marker = ">" if index == current else " "
+        rest = "  ".join(cell.ljust(w) for cell, w in zip(row[1:], widths[1:], strict=True))
+        name = row[0].ljust(widths[0])
+        prefix = f"  {marker} {name}  {rest}  "
+        verdict, verdict_colour = stage_verdict(service, index)
+        wrapped = _wrap(prefix, verdict, width)
+        # Colour after wrapping, so widths are measured on plain text: the name and the verdict's first word.
+        head, _, tail = wrapped[0][len(prefix) :].partition(" ")
+        painted_name = paint(row[0], stage_colour(service, row[0]), colour) + name[len(row[0]) :]
+        wrapped[0] = f"  {marker} {painted_name}  {rest}  {paint(head, verdict_colour, colour)}" + (
+            f" {tail}" if tail else ""
+        )
+        lines.extend(wrapped)
+    return lines
 
 
 def _wrap(prefix: str, text: str, width: int | None) -> list[str]:

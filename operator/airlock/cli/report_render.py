@@ -19,7 +19,15 @@ from airlock.models.policy import ReadinessPolicySpec
 from airlock.models.service import KILL_SWITCH_BY_ANNOTATION, NO_CAP
 
 # Events about the service's size and stage, as opposed to the gates and approvals behind them.
-TRANSITIONS = ("Promoted", "ReturnedToPilot", "GatesRegressed", "CapChanged", "ScaledToCap", "Stage")
+TRANSITIONS = (
+    "Promoted",
+    "ReturnedToPilot",
+    "SteppedDown",
+    "GatesRegressed",
+    "CapChanged",
+    "ScaledToCap",
+    "Stage",
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,44 @@ def _risk_rows(spec: ReadinessPacketSpec | None) -> tuple[Row, ...]:
     return tuple(rows)
 
 
+def _stage_facts(status: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Where the service stands among its stages, for an operator that writes status.stages."""
+    if not status.get("stages"):
+        return ()
+    weight = status.get("trafficWeight")
+    return (
+        ("Stage since", _s(status.get("stageSince"))),
+        ("Next stage", _s(status.get("nextStage")) or "none: this is the last"),
+        ("Next stage needs", _s(status.get("blocking")) or "nothing"),
+        ("Traffic weight", "not stated" if weight is None else f"{weight}%"),
+    )
+
+
+def _stages_section(status: Mapping[str, Any]) -> tuple[Section, ...]:
+    """Every stage with its cap, soak, traffic weight and what it still needs; none for an older status."""
+    stages = [s for s in status.get("stages") or [] if isinstance(s, Mapping)]
+    if not stages:
+        return ()
+    current = _s(status.get("reachedStage") or status.get("stage"))
+    rows = tuple(
+        Row(
+            (
+                _s(s.get("name")),
+                "yes" if _s(s.get("name")) == current else "",
+                "no cap" if s.get("allowedReplicas") == NO_CAP else _s(s.get("allowedReplicas")),
+                _s(s.get("minSoak")) or "none",
+                "" if s.get("trafficWeight") is None else f"{s.get('trafficWeight')}%",
+                "pass" if s.get("gatesPass") else "blocked",
+                ", ".join(_s(g) for g in s.get("blockingGates") or []),
+            ),
+            ok=bool(s.get("gatesPass")),
+        )
+        for s in stages
+    )
+    headers = ("stage", "current", "allowed replicas", "min soak", "traffic weight", "gates", "blocking")
+    return (Section("Stages", headers, rows),)
+
+
 def load_crosswalk() -> dict[str, Any]:
     """The crosswalk shipped with Airlock (airlock/data/crosswalk.yaml): gates to framework references."""
     from importlib.resources import files
@@ -188,6 +234,7 @@ def build_report(
             "Ready",
             f"{_s(ready.get('status')) or '?'} ({_s(ready.get('reason'))}): {_s(ready.get('message'))}",
         ),
+        *_stage_facts(status),
         ("Allowed replicas", "no cap" if cap == NO_CAP else _s(cap)),
         ("Gates passed", _s(status.get("gatesPassed"))),
         ("Owner", _s(spec.get("owner"))),
@@ -266,6 +313,7 @@ def build_report(
     event_headers = ("time", "object", "reason", "message")
     sections = (
         Section("Service", facts=facts),
+        *_stages_section(status),
         Section(
             "Gates",
             ("gate", "required", "result", "reason", "message", "evidence", "evidence lapses"),

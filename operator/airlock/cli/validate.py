@@ -1,4 +1,5 @@
-"""`airlock validate` and `airlock digest`: the gate evaluation offline, for pull-request checks.
+"""`airlock validate` and `airlock digest`: the gate evaluation offline, for pull-request checks, with the
+stage the passing gates reach when stages are declared (soaks are timed only in the cluster).
 
 Exit codes: 0 when every required gate passes for everything evaluated, 1 when a required gate fails,
 2 when the input cannot be read or does not match the schema.
@@ -7,6 +8,7 @@ Exit codes: 0 when every required gate passes for everything evaluated, 1 when a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import sys
@@ -20,6 +22,8 @@ from typing import IO, Any, Generic, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from airlock.logic import cap as caps
+from airlock.logic import stages as stages_
 from airlock.logic.digest import packet_digest
 from airlock.logic.gates import GateReport, evaluate_gates, format_time, truncate
 from airlock.logic.policy import effective_policy
@@ -32,7 +36,7 @@ from airlock.models.packet import ReadinessPacketSpec
 from airlock.models.policy import DEFAULT_POLICY_NAME, ReadinessPolicySpec
 from airlock.models.policy import KIND as POLICY_KIND
 from airlock.models.service import KIND as SERVICE_KIND
-from airlock.models.service import AIServiceSpec
+from airlock.models.service import NO_CAP, AIServiceSpec
 
 EXIT_PASSED = 0
 EXIT_BLOCKED = 1
@@ -319,6 +323,33 @@ def _error_message(item: Any, parent: type[BaseModel] | None) -> str:
 
 
 @dataclass(frozen=True)
+class StageReach:
+    """The stage a service's gates reach offline: the highest whose gates pass. Soaks are left out: they
+    run in the cluster."""
+
+    stages: tuple[stages_.ResolvedStage, ...]
+    satisfied: int
+    passing: frozenset[GateName]
+
+    @property
+    def stage(self) -> stages_.ResolvedStage:
+        return self.stages[self.satisfied]
+
+    @property
+    def next(self) -> stages_.ResolvedStage | None:
+        return self.stages[self.satisfied + 1] if self.satisfied + 1 < len(self.stages) else None
+
+    def needs(self, stage: stages_.ResolvedStage) -> list[GateName]:
+        """The gates `stage` needs that fail."""
+        return [g for g in stage.gates if g not in self.passing]
+
+    @property
+    def soaks(self) -> bool:
+        """Whether any stage up to the one reached waits on a soak in the cluster."""
+        return any(s.soak for s in self.stages[1 : self.satisfied + 1])
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """One evaluated subject: an AIService with its chosen packet, or a packet on its own."""
 
@@ -328,6 +359,26 @@ class Evaluation:
     packet: str | None
     packet_message: str | None
     report: GateReport
+    # Only for an AIService whose policy or spec declares stages.
+    reach: StageReach | None = None
+
+
+def stage_reach(
+    spec: AIServiceSpec, policy: ReadinessPolicySpec, report: GateReport
+) -> tuple[GateReport, StageReach | None]:
+    """The report with every gate any stage needs required (as the operator reports it), and the stage
+    the passing gates reach when stages are declared (None when not)."""
+    pilot, ceiling = caps.effective_bounds(
+        pilot_replicas=spec.pilot_replicas, max_replicas=spec.max_replicas, limits=policy.limits
+    )
+    stages = stages_.resolve_stages(
+        policy.stages, spec.stages, pilot=pilot, ceiling=ceiling, required=report.required
+    )
+    report = dataclasses.replace(report, required=stages[-1].gates)
+    if not stages_.declares_stages(policy.stages, spec.stages):
+        return report, None
+    passing = frozenset(r.name for r in report.results if r.passed)
+    return report, StageReach(stages, stages_.satisfied_stage(stages, passing), passing)
 
 
 def evaluate_inputs(inputs: Inputs, now: datetime) -> tuple[list[Evaluation], list[str]]:
@@ -344,9 +395,11 @@ def evaluate_inputs(inputs: Inputs, now: datetime) -> tuple[list[Evaluation], li
         chosen = next((spec for name, spec in in_namespace if name == choice.name), None)
         if choice.name is not None:
             used.add((service.namespace, choice.name))
-        report = evaluate_gates(service.spec, chosen, policy, now)
+        report, reach = stage_reach(service.spec, policy, evaluate_gates(service.spec, chosen, policy, now))
         evaluations.append(
-            Evaluation(SERVICE_KIND, service.namespace, service.name, choice.name, choice.message, report)
+            Evaluation(
+                SERVICE_KIND, service.namespace, service.name, choice.name, choice.message, report, reach
+            )
         )
     for packet in sorted(inputs.packets, key=lambda p: (p.namespace, p.name)):
         if (packet.namespace, packet.name) in used:
@@ -403,6 +456,8 @@ def render_table(evaluations: Sequence[Evaluation]) -> str:
         lines = [f"{_subject(ev)}: {report.summary} required gates pass{blocked}"]
         if ev.packet_message:
             lines.append(ev.packet_message)
+        if ev.reach is not None:
+            lines.append(stage_line(ev.reach))
         rows = [("GATE", "REQUIRED", "RESULT", "REASON", "MESSAGE")]
         rows += [
             (
@@ -420,6 +475,42 @@ def render_table(evaluations: Sequence[Evaluation]) -> str:
             lines.append("  ".join([*cells, row[4]]).rstrip())
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def _replicas(cap: int) -> str:
+    if cap == NO_CAP:
+        return "no cap"
+    return "up to 1 replica" if cap == 1 else f"up to {cap} replicas"
+
+
+def stage_line(reach: StageReach) -> str:
+    """The stage the gates reach, what the next one needs, and that soaks are the cluster's to time."""
+    stage, count = reach.stage, len(reach.stages)
+    where = f"{stage.name} ({reach.satisfied + 1} of {count})"
+    if reach.satisfied == 0:
+        text = f"Stage: {where}, where every service starts: {_replicas(stage.cap)}"
+    else:
+        text = f"Stage: the gates of {where} pass: {_replicas(stage.cap)}"
+    if stage.note:
+        text += f" ({stage.note})"
+    following = reach.next
+    if following is not None:
+        text += f"; {following.name} needs: {', '.join(reach.needs(following))}"
+    text += "."
+    if reach.soaks:
+        text += " Soak times apply in the cluster."
+    return text
+
+
+def _stages_json(reach: StageReach) -> dict[str, Any]:
+    """The stage fields of a JSON result, named as in the AIService status."""
+    following = reach.next
+    return {
+        "stage": reach.stage.name,
+        "nextStage": following.name if following is not None else None,
+        "blocking": [str(g) for g in reach.needs(following)] if following is not None else [],
+        "stages": [s.to_api() for s in stages_.stage_statuses(reach.stages, reach.passing)],
+    }
 
 
 def render_json(evaluations: Sequence[Evaluation], policy: str, now: datetime, notes: Sequence[str]) -> str:
@@ -440,6 +531,7 @@ def render_json(evaluations: Sequence[Evaluation], policy: str, now: datetime, n
                 "blockingGates": [str(g) for g in report.blocking],
                 "expiresAt": format_time(report.expires_at) if report.expires_at else None,
                 "gates": [{**r.to_api(), "required": r.name in report.required} for r in report.results],
+                **(_stages_json(ev.reach) if ev.reach is not None else {}),
             }
         )
     document = {

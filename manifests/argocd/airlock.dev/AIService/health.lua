@@ -9,8 +9,13 @@
 --   kill switch requested or released    -> Progressing (the operator is acting on it)
 --   Deployment not found                 -> Degraded
 --   promoted, gates regressed (held)     -> Degraded
---   Production                           -> Healthy
---   Pilot, capped while gates are unmet  -> Healthy (the cap is the product working)
+--   last stage (Production)              -> Healthy
+--   a stage between the first and last   -> Healthy, with the Ready message
+--   first stage (Pilot), capped          -> Healthy (the cap is the product working)
+--
+-- Stages may have any names: the Ready reason says where the service stands (Pilot for the first
+-- stage, InStage for one between, Production for the last, whatever they are called). Statuses without
+-- a Ready condition fall back to the built-in names Pilot and Production.
 
 local KILL_SWITCH = "airlock.dev/kill-switch"
 local KILL_SWITCH_REASON = "airlock.dev/kill-switch-reason"
@@ -63,6 +68,74 @@ local function blockingSummary(status)
     return "; blocking: " .. status.blocking
   end
   return ""
+end
+
+local function findStage(status, name)
+  if status.stages == nil then
+    return nil
+  end
+  for _, stage in ipairs(status.stages) do
+    if stage.name == name then
+      return stage
+    end
+  end
+  return nil
+end
+
+-- What the next stage waits for: the soak when its gates pass, else (with more than the two built-in
+-- stages) its failing gates; with two stages, every blocking gate, as before stages existed.
+local function nextSummary(status)
+  if present(status.nextStage) and present(status.blocking) then
+    local following = findStage(status, status.nextStage)
+    if following ~= nil and following.gatesPass == true then
+      return "; " .. status.nextStage .. " after the " .. status.blocking
+    end
+    if status.stages ~= nil and #status.stages > 2 then
+      return "; " .. status.nextStage .. " needs: " .. status.blocking
+    end
+  end
+  return blockingSummary(status)
+end
+
+local function stageName(status, fallback)
+  if present(status.stage) then
+    return status.stage
+  end
+  return fallback
+end
+
+local function firstStage(status, spec)
+  local allowed = status.allowedReplicas
+  if allowed == nil or allowed < 0 then
+    allowed = spec.pilotReplicas or 1
+  end
+  return {
+    status = "Healthy",
+    message = stageName(status, "Pilot") .. ": capped at " .. replicas(allowed) .. gatesSummary(status) ..
+      nextSummary(status),
+  }
+end
+
+local function lastStage(status)
+  local cap = "no replica cap"
+  if status.allowedReplicas ~= nil and status.allowedReplicas >= 0 then
+    cap = "up to " .. replicas(status.allowedReplicas)
+  end
+  return {status = "Healthy", message = stageName(status, "Production") .. ": " .. cap .. gatesSummary(status)}
+end
+
+local function stageBetween(status, ready)
+  if present(ready.message) then
+    return {status = "Healthy", message = ready.message}
+  end
+  local cap = "no replica cap"
+  if status.allowedReplicas ~= nil and status.allowedReplicas >= 0 then
+    cap = "capped at " .. replicas(status.allowedReplicas)
+  end
+  return {
+    status = "Healthy",
+    message = stageName(status, "a stage between") .. ": " .. cap .. gatesSummary(status) .. nextSummary(status),
+  }
 end
 
 local metadata = obj.metadata or {}
@@ -137,23 +210,21 @@ if ready ~= nil and ready.status == "False" and ready.reason == "GatesRegressed"
   }
 end
 
-if status.stage == "Production" then
-  local cap = "no replica cap"
-  if status.allowedReplicas ~= nil and status.allowedReplicas >= 0 then
-    cap = "up to " .. replicas(status.allowedReplicas)
-  end
-  return {status = "Healthy", message = "Production: " .. cap .. gatesSummary(status)}
+-- The Ready reason places the stage whatever its name; without one, the built-in names do.
+if ready ~= nil and ready.reason == "InStage" then
+  return stageBetween(status, ready)
 end
-
+if ready ~= nil and ready.reason == "Pilot" then
+  return firstStage(status, spec)
+end
+if ready ~= nil and ready.status == "True" and ready.reason == "Production" then
+  return lastStage(status)
+end
+if status.stage == "Production" then
+  return lastStage(status)
+end
 if status.stage == "Pilot" then
-  local allowed = status.allowedReplicas
-  if allowed == nil or allowed < 0 then
-    allowed = spec.pilotReplicas or 1
-  end
-  return {
-    status = "Healthy",
-    message = "Pilot: capped at " .. replicas(allowed) .. gatesSummary(status) .. blockingSummary(status),
-  }
+  return firstStage(status, spec)
 end
 
 if ready ~= nil and ready.status == "True" then
