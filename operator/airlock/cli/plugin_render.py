@@ -6,6 +6,7 @@ know, or one an older operator never wrote, must never stop someone from seeing 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import textwrap
@@ -719,12 +720,20 @@ def render_explain(service: ServiceInfo, workload: Workload, *, width: int | Non
     return "\n".join(lines)
 
 
+def _to_the_second(moment: str) -> str:
+    """An RFC 3339 time from the status as the rest of the page shows times: UTC, to the second."""
+    try:
+        return rfc3339(dt.datetime.fromisoformat(moment))
+    except ValueError:
+        return moment
+
+
 def stages_summary(service: ServiceInfo) -> str:
     """The line that heads the stage list: where the service stands, since when, and its traffic share."""
     where = stage_where(service)
     text = f"in {where}" if not service.killed else f"killed; reached {where}"
     if service.stage_since:
-        text += f" since {service.stage_since}"
+        text += f" since {_to_the_second(service.stage_since)}"
     if service.traffic_weight is not None:
         text += f"; traffic weight {service.traffic_weight}%"
     needs = next_needs(service)
