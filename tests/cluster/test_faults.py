@@ -225,11 +225,12 @@ def test_status_writes_that_lose_a_race_are_planned_again_and_no_transition_is_l
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     """A second writer keeps overwriting status.blocking (every ~30 ms) while the kill switch is engaged
-    and released three times. The operator's first status write of a pass is conditional on the
-    resourceVersion it planned from, so the API server answers 409 when the other writer got there
-    first, and the pass re-reads and plans again. Nothing lost: every engage reaches 0 replicas with the
-    right replicas recorded, every release restores them, each transition has exactly one Event, at
-    least one real 409 happened, and the other writer's edit is corrected once it stops."""
+    and released, three times or more until a status write has lost a race. The operator's first status
+    write of a pass is conditional on the resourceVersion it planned from, so the API server answers 409
+    when the other writer got there first, and the pass re-reads and plans again. Nothing lost: every
+    engage reaches 0 replicas with the right replicas recorded, every release restores them, each
+    transition has exactly one Event, at least one real 409 happened, and the other writer's edit is
+    corrected once it stops."""
     api = Api(cluster)
     create_services(cluster, namespace, {"bot": 2})
     cluster.wait_for(lambda: is_running(api, namespace, "bot", 2), what="a first status")
@@ -240,14 +241,21 @@ def test_status_writes_that_lose_a_race_are_planned_again_and_no_transition_is_l
             io.patch_status(api.clients, SERVICES, namespace, "bot", {"blocking": "tampered"}, FIELD_MANAGER)
             stop.wait(0.03)
 
+    def conflicts() -> int:
+        return operator.log().count("changed while it was reconciled")
+
     writer = threading.Thread(target=tamper, daemon=True)
     writer.start()
+    cycles = 0
     try:
-        for _ in range(3):
+        # Three cycles at least; more (up to twelve) until a write has really lost a race, which one
+        # run in a few does not within three.
+        while cycles < 3 or (conflicts() == 0 and cycles < 12):
             api.set_kill(namespace, "bot", engaged=True)
             cluster.wait_for(lambda: is_killed(api, namespace, "bot", 2), timeout=20, what="the kill")
             api.set_kill(namespace, "bot", engaged=False)
             cluster.wait_for(lambda: is_running(api, namespace, "bot", 2), timeout=20, what="the restore")
+            cycles += 1
     finally:
         stop.set()
         writer.join(10)
@@ -258,12 +266,10 @@ def test_status_writes_that_lose_a_race_are_planned_again_and_no_transition_is_l
     )
     operator.settle(cluster, namespace, "bot")
     events = api.events(namespace)
-    assert (events[("bot", "KillSwitchEngaged")], events[("bot", "KillSwitchReleased")]) == (3, 3), (
-        api.event_log(namespace) + "\n" + operator.log()[-20000:]
-    )
-    conflicts = operator.log().count("changed while it was reconciled")
-    print(f"409 conflicts answered by a re-read: {conflicts}")
-    assert conflicts >= 1
+    transitions = (events[("bot", "KillSwitchEngaged")], events[("bot", "KillSwitchReleased")])
+    assert transitions == (cycles, cycles), api.event_log(namespace) + "\n" + operator.log()[-20000:]
+    print(f"409 conflicts answered by a re-read: {conflicts()} in {cycles} kill-switch cycles")
+    assert conflicts() >= 1
 
 
 def test_a_scale_refused_with_a_server_error_is_retried_until_it_lands(
