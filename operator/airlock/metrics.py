@@ -125,7 +125,7 @@ class Metrics:
     def observe_service(self, view: ServiceView, plan: Plan) -> None:
         labels = (view.namespace, view.name)
         status = plan.status
-        names = {*STAGES, *plan.stage_names}
+        names = {*STAGES, *(s.name for s in status.stages)}
         for gone in self._stage_series.get(labels, set()) - names:
             with contextlib.suppress(KeyError):
                 self.stage.remove(*labels, gone)

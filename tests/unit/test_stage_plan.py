@@ -9,7 +9,7 @@ from airlock.logic.reconcile import Plan, ServiceView, Workload, plan_service
 from airlock.metrics import Metrics
 from airlock.models.packet import ReadinessPacketSpec
 from airlock.models.policy import ReadinessPolicySpec
-from airlock.models.service import AIServiceSpec, AIServiceStatus
+from airlock.models.service import AIServiceSpec, AIServiceStatus, StageStatus
 
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 # Limited needs the use case; Production also data governance, after ten minutes in Limited.
@@ -114,7 +114,15 @@ def test_metrics_carry_the_policys_stage_names_and_drop_those_that_are_gone() ->
 
     assert (stage("Pilot"), stage("Limited"), stage("Production"), stage("Killed")) == (0, 1, 0, 0)
     metrics.observe_service(
-        view, Plan(status=AIServiceStatus(stage="Pilot"), stage_names=("Pilot", "Production"))
+        view,
+        Plan(
+            status=AIServiceStatus(
+                stage="Pilot",
+                stages=[
+                    StageStatus(name=n, allowed_replicas=1, gates_pass=True) for n in ("Pilot", "Production")
+                ],
+            )
+        ),
     )
     assert stage("Limited") is None and stage("Pilot") == 1
     metrics.forget_service("ns", "bot")

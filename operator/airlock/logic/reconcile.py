@@ -117,8 +117,6 @@ class Plan:
     events: tuple[Event, ...] = ()
     requeue_at: datetime | None = None
     report: GateReport | None = None
-    # Every stage of the service, lowest first: the stage metric's label values.
-    stage_names: tuple[str, ...] = ()
 
     def status_changed(self, previous: AIServiceStatus | None) -> bool:
         return previous is None or self.status != previous
@@ -457,7 +455,6 @@ def plan_service(
         events=tuple(events),
         requeue_at=_earliest(gates.report.expires_at, gates.progress.soak_until),
         report=gates.report,
-        stage_names=tuple(s.name for s in gates.stages),
     )
 
 
